@@ -1,0 +1,23 @@
+"""FE <-> torch maps: layouts, conversion, assembled matrices, encoders, decoders, norms."""
+from .assembly import (clear_cache, curl_matrix, interpolation_matrix, mass_matrix,
+                       mixed_mass_matrix, stiffness_matrix)
+from .checks import check_finite, check_space, check_tensor
+from .convert import to_functions, to_tensor
+from .decoders import (CoefficientDecoder, Decoder, DirichletDecoder, DivergenceFreeDecoder,
+                       MixedDecoder)
+from .encoders import (CoefficientEncoder, Encoder, InterpolationEncoder, L2ProjectionEncoder,
+                       MomentEncoder, TransferEncoder)
+from .layout import SpaceLayout
+from .norms import FELoss, FENorm
+from .solve import spd_solve
+from .sparse import petsc_to_torch, spmv
+
+__all__ = [
+    "SpaceLayout", "to_tensor", "to_functions", "petsc_to_torch", "spmv", "spd_solve",
+    "mass_matrix", "stiffness_matrix", "mixed_mass_matrix", "interpolation_matrix",
+    "curl_matrix", "clear_cache", "check_tensor", "check_finite", "check_space",
+    "Encoder", "CoefficientEncoder", "MomentEncoder", "L2ProjectionEncoder",
+    "InterpolationEncoder", "TransferEncoder",
+    "Decoder", "CoefficientDecoder", "DirichletDecoder", "DivergenceFreeDecoder", "MixedDecoder",
+    "FENorm", "FELoss",
+]

@@ -1,0 +1,87 @@
+"""The one place where spon asks Firedrake to assemble matrices.
+
+Each function returns a coalesced float64 COO tensor on the CPU, assembled once
+per set of spaces and cached; modules copy the result into buffers.
+"""
+from __future__ import annotations
+
+import firedrake as fd
+import ufl
+
+from .checks import check_serial
+from .sparse import petsc_to_torch
+
+__all__ = ["mass_matrix", "stiffness_matrix", "mixed_mass_matrix", "interpolation_matrix",
+           "curl_matrix", "clear_cache"]
+
+_cache: dict = {}
+
+
+def _cached(key, spaces, build):
+    k = (key,) + tuple(id(V) for V in spaces)
+    hit = _cache.get(k)
+    if hit is None:
+        for i, V in enumerate(spaces):
+            check_serial(V, f"spaces[{i}]")
+        hit = _cache[k] = (spaces, build())  # holding the spaces keeps ids unique
+    return hit[1]
+
+
+def clear_cache():
+    _cache.clear()
+
+
+def _pairs(u, v):
+    return zip(ufl.split(u), ufl.split(v)) if len(u.function_space()) > 1 else [(u, v)]
+
+
+def mass_matrix(V):
+    """``M_ij = ∫ φ_j · φ_i dx`` (all components; mixed spaces blockwise)."""
+    def build():
+        u, v = fd.TrialFunction(V), fd.TestFunction(V)
+        a = sum(fd.inner(p, q) * fd.dx for p, q in _pairs(u, v))
+        return petsc_to_torch(fd.assemble(a, mat_type="aij"))
+    return _cached("mass", (V,), build)
+
+
+def stiffness_matrix(V):
+    """``K_ij = ∫ ∇φ_j : ∇φ_i dx``, the H¹-seminorm Gram matrix."""
+    def build():
+        u, v = fd.TrialFunction(V), fd.TestFunction(V)
+        a = sum(fd.inner(fd.grad(p), fd.grad(q)) * fd.dx for p, q in _pairs(u, v))
+        return petsc_to_torch(fd.assemble(a, mat_type="aij"))
+    return _cached("stiffness", (V,), build)
+
+
+def mixed_mass_matrix(U, V):
+    """``B_ij = ∫ ψ_j · φ_i dx`` with ψ from ``U`` and φ from ``V`` (rows: V).
+
+    On one mesh this is a plain assembly; on two meshes of one domain it is the
+    supermesh assembly of :mod:`firedrake.supermeshing`.
+    """
+    def build():
+        if U.mesh() is V.mesh():
+            a = fd.inner(fd.TrialFunction(U), fd.TestFunction(V)) * fd.dx
+            return petsc_to_torch(fd.assemble(a, mat_type="aij"))
+        from firedrake.supermeshing import assemble_mixed_mass_matrix
+        return petsc_to_torch(assemble_mixed_mass_matrix(U, V).transpose())
+    return _cached("mixed_mass", (U, V), build)
+
+
+def interpolation_matrix(U, V):
+    """The matrix of interpolation from ``U`` into ``V`` (either mesh), rows: V."""
+    def build():
+        return petsc_to_torch(fd.assemble(fd.interpolate(fd.TrialFunction(U), V)))
+    return _cached("interpolation", (U, V), build)
+
+
+def curl_matrix(Q, V):
+    """The discrete 2D curl ``ψ ↦ (∂ψ/∂y, -∂ψ/∂x)`` from CG_k into RT_k.
+
+    ``curl(CG_k) ⊂ RT_k``, so interpolation reproduces it exactly and the
+    image is divergence-free to round-off.
+    """
+    def build():
+        psi = fd.TrialFunction(Q)
+        return petsc_to_torch(fd.assemble(fd.interpolate(fd.curl(psi), V)))
+    return _cached("curl", (Q, V), build)

@@ -1,0 +1,179 @@
+"""Decoders: network coefficients -> functions on the output space, with structure
+held by construction.
+
+A decoder maps a flat tensor ``(batch, in_dim)`` to ``(batch, *SpaceLayout(V).shape)``;
+:meth:`Decoder.decode` returns Firedrake Functions instead.
+"""
+from __future__ import annotations
+
+import firedrake as fd
+import torch
+
+from . import assembly
+from .checks import check_finite, check_tensor
+from .convert import to_functions
+from .layout import SpaceLayout
+from .module import FEModule
+from .sparse import spmv
+
+__all__ = ["Decoder", "CoefficientDecoder", "DirichletDecoder", "DivergenceFreeDecoder",
+           "MixedDecoder"]
+
+
+class Decoder(FEModule):
+    """Base class: output space ``V``, input width ``in_dim``."""
+
+    def __init__(self, V, in_dim: int):
+        super().__init__()
+        self.V = V
+        self.out_layout = SpaceLayout(V)
+        self.in_dim = int(in_dim)
+
+    def _input(self, x, name="x"):
+        return check_tensor(x, name, shape=(self.in_dim,), dtype=self.dtype, device=self.device)
+
+    def decode(self, x, *args, **kwargs) -> list:
+        """Decode to a list of Firedrake Functions on ``V``."""
+        with torch.no_grad():
+            return to_functions(self(x, *args, **kwargs), self.V)
+
+
+class CoefficientDecoder(Decoder):
+    """Coefficients are DOF values: ``D(x) = x`` reshaped to the space's layout."""
+
+    def __init__(self, V):
+        super().__init__(V, SpaceLayout(V).dim)
+
+    def forward(self, x):
+        return self.out_layout.natural(self._input(x))
+
+
+class DirichletDecoder(Decoder):
+    """``u = lift(g) + Z x``: boundary DOFs of ``bcs`` take the BC data exactly.
+
+    ``Z`` zeroes the DOFs of the ``DirichletBC`` nodes (``bc.zero``), and the lift
+    puts the data there. The data are either the ``bcs``' own values, or per
+    sample, ``g`` of shape ``(batch, n_boundary)`` (ordered as
+    :attr:`boundary_dofs`) or a whole ``(batch, *shape)`` function on ``V``
+    whose boundary values are used.
+
+    Examples
+    --------
+    >>> import firedrake as fd, torch
+    >>> V = fd.FunctionSpace(fd.UnitSquareMesh(4, 4), "CG", 1)
+    >>> dec = DirichletDecoder(V, [fd.DirichletBC(V, 1.0, "on_boundary")])
+    >>> u = dec(torch.randn(3, V.dim(), dtype=torch.float64))
+    >>> bool((u[:, dec.boundary_dofs] == 1.0).all())
+    True
+    """
+
+    def __init__(self, V, bcs):
+        super().__init__(V, SpaceLayout(V).dim)
+        bcs = [bcs] if isinstance(bcs, fd.DirichletBC) else list(bcs)
+        if not bcs:
+            raise ValueError("bcs: expected at least one DirichletBC")
+        ones, lift = fd.Function(V), fd.Function(V)
+        with ones.dat.vec_wo as v:
+            v.set(1.0)
+        for i, bc in enumerate(bcs):
+            if not isinstance(bc, fd.DirichletBC):
+                raise TypeError(f"bcs[{i}]: expected a firedrake DirichletBC, got {type(bc).__name__}")
+            if bc.function_space().mesh() is not V.mesh() or _parent(bc.function_space()) != V:
+                raise ValueError(f"bcs[{i}]: expected a DirichletBC on the decoder's space {V}, "
+                                 f"got one on {bc.function_space()}")
+            bc.zero(ones)
+            bc.apply(lift)
+        with ones.dat.vec_ro as v:
+            on_boundary = torch.as_tensor(v.array_r == 0.0)
+        with lift.dat.vec_ro as v:
+            lift_vals = torch.as_tensor(v.array_r.copy())
+        self.bcs = bcs
+        self.register_buffer("mask", on_boundary)
+        self.register_buffer("boundary_dofs", torch.nonzero(on_boundary).flatten())
+        self.register_buffer("lift", torch.where(on_boundary, lift_vals, 0.0))
+
+    @property
+    def n_boundary(self) -> int:
+        return int(self.boundary_dofs.numel())
+
+    def boundary_values(self, g) -> torch.Tensor:
+        """Boundary data ``(batch, n_boundary)`` from a batch of functions on ``V``."""
+        g = self.out_layout.flat(self.out_layout.check(g, "g", dtype=self.dtype, device=self.device))
+        return g[:, self.boundary_dofs]
+
+    def forward(self, x, g=None):
+        x = self._input(x)
+        check_finite(x, "x")
+        if g is None:
+            lift = self.lift.expand_as(x)
+        else:
+            if g.dim() == 2 and g.shape[1] == self.n_boundary and self.n_boundary != self.in_dim:
+                gb = check_tensor(g, "g", shape=(self.n_boundary,), dtype=self.dtype, device=self.device)
+            else:
+                gb = self.boundary_values(g)
+            if gb.shape[0] != x.shape[0]:
+                raise ValueError(f"g: expected batch size {x.shape[0]} (as x), got {gb.shape[0]}")
+            lift = torch.zeros_like(x).index_copy(1, self.boundary_dofs, gb)
+        return self.out_layout.natural(torch.where(self.mask, lift, x))
+
+
+class DivergenceFreeDecoder(Decoder):
+    """``u = curl ψ`` with ψ ∈ CG_k (``Q``) and u ∈ RT_k or BDM_k (``V``), 2D.
+
+    The discrete curl is exact (``curl CG_k ⊂ RT_k``), so ``div u = 0`` to
+    round-off for any network output. With ``bcs`` on ``Q`` (ψ constant on a
+    boundary part), ``u·n = 0`` there as well.
+    """
+
+    def __init__(self, Q, V, bcs=None):
+        if Q.mesh() is not V.mesh():
+            raise ValueError("V: expected a space on the same mesh as Q")
+        if Q.mesh().geometric_dimension != 2:
+            raise ValueError(f"Q: expected a 2D mesh, got dimension {Q.mesh().geometric_dimension}")
+        if Q.value_shape != () or Q.ufl_element().family() not in ("Lagrange", "Q"):
+            raise ValueError(f"Q: expected a scalar CG space for the stream function, got {Q.ufl_element()}")
+        vfam = V.ufl_element().family()
+        if vfam not in ("Raviart-Thomas", "Brezzi-Douglas-Marini", "RTCF", "BDMCF"):
+            raise ValueError(f"V: expected an RT or BDM space, got {V.ufl_element()}")
+        if V.ufl_element().degree() < Q.ufl_element().degree() - (0 if vfam.startswith("R") else 1):
+            raise ValueError(f"V: degree {V.ufl_element().degree()} is too low to hold curl of "
+                             f"CG{Q.ufl_element().degree()}")
+        super().__init__(V, SpaceLayout(Q).dim)
+        self.Q = Q
+        self.stream = DirichletDecoder(Q, bcs) if bcs is not None else CoefficientDecoder(Q)
+        self.register_buffer("C", assembly.curl_matrix(Q, V))
+
+    def forward(self, psi, g=None):
+        psi = self.stream(psi) if g is None else self.stream(psi, g)
+        return self.out_layout.natural(spmv(self.C, psi.reshape(psi.shape[0], -1)))
+
+
+class MixedDecoder(Decoder):
+    """One decoder per subspace of a mixed space ``W``; inputs are concatenated."""
+
+    def __init__(self, W, decoders):
+        decoders = list(decoders)
+        if len(decoders) != len(W):
+            raise ValueError(f"decoders: expected {len(W)} decoders (one per subspace of W), "
+                             f"got {len(decoders)}")
+        for i, (d, Wi) in enumerate(zip(decoders, W)):
+            if d.V.ufl_element() != Wi.ufl_element() or d.V.mesh() is not W.mesh():
+                raise ValueError(f"decoders[{i}]: expected a decoder into W.sub({i}) = "
+                                 f"{Wi.ufl_element()}, got one into {d.V.ufl_element()}")
+        super().__init__(W, sum(d.in_dim for d in decoders))
+        self.parts = torch.nn.ModuleList(decoders)
+
+    def forward(self, x):
+        x = self._input(x)
+        outs, start = [], 0
+        for d in self.parts:
+            y = d(x[:, start:start + d.in_dim])
+            outs.append(y.reshape(y.shape[0], -1))
+            start += d.in_dim
+        return torch.cat(outs, dim=1)
+
+
+def _parent(V):
+    while getattr(V, "parent", None) is not None:
+        V = V.parent
+    return V

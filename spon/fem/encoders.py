@@ -1,0 +1,99 @@
+"""Encoders: input functions on an FE space -> coefficient vectors on the model's space.
+
+Every encoder is an ``nn.Module`` mapping a tensor ``(batch, *SpaceLayout(U).shape)``
+to a flat tensor ``(batch, V.dim())``. :meth:`Encoder.encode` does the same for
+Firedrake Functions.
+"""
+from __future__ import annotations
+
+import torch
+
+from . import assembly
+from .convert import to_tensor
+from .layout import SpaceLayout
+from .module import FEModule
+from .solve import spd_solve
+from .sparse import diagonal, spmv
+
+__all__ = ["Encoder", "CoefficientEncoder", "MomentEncoder", "L2ProjectionEncoder",
+           "InterpolationEncoder", "TransferEncoder"]
+
+
+class Encoder(FEModule):
+    """Base class: input space ``U``, model space ``V``."""
+
+    def __init__(self, U, V=None):
+        super().__init__()
+        self.U, self.V = U, (U if V is None else V)
+        self.in_layout, self.out_layout = SpaceLayout(self.U), SpaceLayout(self.V)
+        self.in_dim, self.out_dim = self.in_layout.dim, self.out_layout.dim
+
+    def _input(self, x):
+        return self.in_layout.flat(self.in_layout.check(x, "x", dtype=self.dtype, device=self.device))
+
+    def encode(self, functions) -> torch.Tensor:
+        """Encode Firedrake Functions on ``U``."""
+        return self(to_tensor(functions, self.U, dtype=self.dtype, device=self.device))
+
+
+class CoefficientEncoder(Encoder):
+    """The DOF coefficients themselves: ``E(u) = u`` (flattened)."""
+
+    def __init__(self, V):
+        super().__init__(V)
+
+    def forward(self, x):
+        return self._input(x)
+
+
+class MomentEncoder(Encoder):
+    """Galerkin moments ``b_i = ∫ u φ_i dx`` of ``u ∈ U`` against the basis of ``V``.
+
+    The result is the coefficient vector of a Cofunction on ``V``.
+    """
+
+    def __init__(self, U, V=None):
+        super().__init__(U, V)
+        self.register_buffer("B", assembly.mixed_mass_matrix(self.U, self.V)
+                             if self.V is not self.U else assembly.mass_matrix(self.U))
+
+    def forward(self, x):
+        return spmv(self.B, self._input(x))
+
+
+class L2ProjectionEncoder(MomentEncoder):
+    """L² projection onto ``V``: ``M_V⁻¹ b``. Consistent across discretisations:
+    a function resolved on both meshes encodes to nearly the same field."""
+
+    def __init__(self, U, V=None):
+        super().__init__(U, V)
+        M = assembly.mass_matrix(self.V)
+        self.register_buffer("M", M)
+        self.register_buffer("Minv_diag", 1.0 / diagonal(M))
+
+    def forward(self, x):
+        return spd_solve(self.M, super().forward(x), self.Minv_diag)
+
+
+class InterpolationEncoder(Encoder):
+    """Interpolation of ``u ∈ U`` into ``V`` (``U`` may live on another mesh)."""
+
+    def __init__(self, U, V):
+        super().__init__(U, V)
+        self.register_buffer("I", assembly.interpolation_matrix(self.U, self.V))
+
+    def forward(self, x):
+        return spmv(self.I, self._input(x))
+
+
+def TransferEncoder(U, V, method: str = "l2") -> Encoder:
+    """Bring input given on ``U`` (another mesh of the same domain) onto ``V``.
+
+    ``method="interpolate"`` evaluates at V's nodes; ``method="l2"`` is the
+    supermesh L² projection.
+    """
+    if method == "interpolate":
+        return InterpolationEncoder(U, V)
+    if method == "l2":
+        return L2ProjectionEncoder(U, V)
+    raise ValueError(f"method: expected 'interpolate' or 'l2', got {method!r}")

@@ -1,0 +1,58 @@
+"""Layout of a Firedrake function space as a batched torch tensor.
+
+A batch of Functions on ``V`` is a tensor of shape ``(batch, nodes, *value_shape)``
+for scalar, vector and tensor spaces and ``(batch, V.dim())`` for mixed spaces.
+Flattening the trailing dimensions gives PETSc's vector order, which is the
+order in which every assembled matrix acts (:meth:`SpaceLayout.flat`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .checks import check_serial, check_tensor
+
+__all__ = ["SpaceLayout"]
+
+
+class SpaceLayout:
+    """Shapes and offsets of a (possibly mixed) function space ``V``.
+
+    Examples
+    --------
+    >>> from firedrake import UnitSquareMesh, VectorFunctionSpace
+    >>> V = VectorFunctionSpace(UnitSquareMesh(2, 2), "CG", 1)
+    >>> SpaceLayout(V).shape
+    (9, 2)
+    """
+
+    def __init__(self, V):
+        check_serial(V, "V")
+        self.V = V
+        self.mixed = len(V) > 1
+        self.sub_sizes = [int(Vi.dof_dset.size * Vi.block_size) for Vi in V]
+        self.dim = int(sum(self.sub_sizes))
+        self.offsets = np.concatenate([[0], np.cumsum(self.sub_sizes)]).astype(int)
+        if self.mixed:
+            self.shape = (self.dim,)
+        else:
+            self.shape = (int(V.dof_dset.size),) + tuple(V.value_shape)
+
+    def check(self, x: torch.Tensor, name: str, **kw) -> torch.Tensor:
+        """Accept ``(batch, *shape)`` or flat ``(batch, dim)``."""
+        if isinstance(x, torch.Tensor) and x.dim() == 2 and x.shape[1] == self.dim:
+            return x
+        return check_tensor(x, name, shape=self.shape, **kw)
+
+    def flat(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], self.dim)
+
+    def natural(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape((x.shape[0],) + self.shape)
+
+    def split(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Split flat ``(batch, dim)`` into per-subspace flat blocks."""
+        return [x[:, a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
+
+    def __repr__(self):
+        return f"SpaceLayout(shape={self.shape}, dim={self.dim}, mixed={self.mixed})"

@@ -1,0 +1,4 @@
+"""Operator models assembled from encoders, processors and decoders."""
+from .spon import SPON
+
+__all__ = ["SPON"]

@@ -1,0 +1,48 @@
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import firedrake as fd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from spon.mesh import gmsh_mesh  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def mesh():
+    """An unstructured gmsh mesh of the unit square (boundary ids 1-4)."""
+    return gmsh_mesh("unit_square", h=0.15, name="square_h015")
+
+
+@pytest.fixture(scope="session")
+def small_mesh():
+    """A tiny mesh for gradcheck."""
+    return gmsh_mesh("unit_square", h=0.4, name="square_h04")
+
+
+@pytest.fixture(scope="session")
+def spaces(mesh):
+    P2 = fd.VectorFunctionSpace(mesh, "CG", 2)
+    P1 = fd.FunctionSpace(mesh, "CG", 1)
+    return {
+        "scalar": fd.FunctionSpace(mesh, "CG", 2),
+        "vector": fd.VectorFunctionSpace(mesh, "CG", 1),
+        "tensor": fd.TensorFunctionSpace(mesh, "CG", 1),
+        "dg": fd.FunctionSpace(mesh, "DG", 1),
+        "mixed": P2 * P1,
+    }
+
+
+@pytest.fixture
+def rng():
+    return torch.Generator().manual_seed(1234)
+
+
+def random_function(V, seed=0):
+    """A Function on V with random coefficients (deterministic in seed)."""
+    f = fd.Function(V)
+    g = torch.Generator().manual_seed(seed)
+    with f.dat.vec_wo as v:
+        v.array[:] = torch.randn(v.array.shape[0], generator=g, dtype=torch.float64).numpy()
+    return f

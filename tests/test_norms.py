@@ -1,0 +1,50 @@
+"""Torch FE norms equal Firedrake's assembled forms; losses are differentiable."""
+import firedrake as fd
+import pytest
+import torch
+
+from conftest import random_function
+from spon.fem import FELoss, FENorm, to_tensor
+
+FORMS = {
+    "L2": lambda u: fd.inner(u, u) * fd.dx,
+    "H1_semi": lambda u: fd.inner(fd.grad(u), fd.grad(u)) * fd.dx,
+    "H1": lambda u: (fd.inner(u, u) + fd.inner(fd.grad(u), fd.grad(u))) * fd.dx,
+}
+
+
+@pytest.mark.parametrize("kind", list(FORMS))
+@pytest.mark.parametrize("space", ["scalar", "vector", "tensor"])
+def test_norm_matches_assemble(spaces, kind, space):
+    V = spaces[space]
+    fs = [random_function(V, s) for s in range(3)]
+    got = FENorm(V, kind)(to_tensor(fs))
+    want = torch.tensor([fd.assemble(FORMS[kind](f)) ** 0.5 for f in fs], dtype=torch.float64)
+    assert torch.allclose(got, want, rtol=1e-12, atol=0)
+
+
+def test_mixed_l2_norm_matches_assemble(spaces):
+    W = spaces["mixed"]
+    f = random_function(W, 3)
+    u, p = fd.split(f)
+    want = fd.assemble((fd.inner(u, u) + p * p) * fd.dx) ** 0.5
+    assert abs(FENorm(W)(to_tensor(f)).item() - want) <= 1e-12 * want
+
+
+def test_relative_error_matches_errornorm(spaces):
+    V = spaces["scalar"]
+    a, b = random_function(V, 1), random_function(V, 2)
+    got = FENorm(V, "H1").relative_error(to_tensor(a), to_tensor(b)).item()
+    want = fd.errornorm(b, a, "H1") / fd.norm(b, "H1")
+    assert abs(got - want) <= 1e-12 * want
+
+
+@pytest.mark.parametrize("kind", list(FORMS))
+@pytest.mark.parametrize("relative", [True, False])
+def test_loss_gradcheck(small_mesh, kind, relative):
+    V = fd.FunctionSpace(small_mesh, "CG", 1)
+    loss = FELoss(V, kind, relative=relative)
+    g = torch.Generator().manual_seed(0)
+    pred = torch.randn(2, V.dim(), generator=g, dtype=torch.float64, requires_grad=True)
+    true = torch.randn(2, V.dim(), generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(loss, (pred, true))
