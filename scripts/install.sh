@@ -18,6 +18,8 @@ TORCH_VERSION=2.13.0
 CACHE="${SPON_CACHE:-$HOME/.cache/spon}"
 EXTRAS="${SPON_EXTRAS:-test,docs}"
 VENV="$here/.venv"
+# pip.conf here names local indexes that may be absent; hide pip's warnings about them.
+quiet() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 log() { printf '\033[1m[spon-install %(%H:%M:%S)T]\033[0m %s\n' -1 "$*"; }
 t0=$SECONDS
 
@@ -35,7 +37,7 @@ if [[ -n "${SPON_FIREDRAKE_VENV:-}" ]]; then
     echo "$VENV exists and is not a link; remove it to use SPON_FIREDRAKE_VENV" >&2; exit 2
   fi
   ln -sfn "$SPON_FIREDRAKE_VENV" "$VENV"
-  "$py" -m pip install -q "torch==$TORCH_VERSION" -e ".[$EXTRAS]"
+  quiet "$py" -m pip install -q "torch==$TORCH_VERSION" -e ".[$EXTRAS]"
   log "using existing firedrake in $SPON_FIREDRAKE_VENV ($((SECONDS - t0)) s)"
   exit 0
 fi
@@ -73,7 +75,7 @@ else
     rm -rf "$PETSC_DIR" "$CACHE/petsc-src.tmp"
     mkdir -p "$CACHE/petsc-src.tmp"
     # The PyPI sdist of petsc is the full source tree.
-    python3 -m pip download -q --no-deps --no-binary :all: "petsc==$PETSC_VERSION" -d "$CACHE/petsc-src.tmp"
+    quiet python3 -m pip download -q --no-deps --no-binary :all: "petsc==$PETSC_VERSION" -d "$CACHE/petsc-src.tmp"
     tar -xzf "$CACHE"/petsc-src.tmp/petsc-$PETSC_VERSION.tar.gz -C "$CACHE/petsc-src.tmp"
     mv "$CACHE/petsc-src.tmp/petsc-$PETSC_VERSION" "$PETSC_DIR"
     rm -rf "$CACHE/petsc-src.tmp"
@@ -108,14 +110,16 @@ else
   log "creating $VENV"
   export HDF5_MPI=ON CC=mpicc CXX=mpicxx HDF5_DIR=/usr/lib/x86_64-linux-gnu/hdf5/openmpi
   [[ -d "$VENV" ]] || python3 -m venv "$VENV"
-  pip="$VENV/bin/python -m pip"
+  pip="quiet $VENV/bin/python -m pip"
   $pip install -q -U pip "setuptools>=77" "cython>=3,<4" "pkgconfig>=1.5.5" packaging numpy "mpi4py==4.1.2" wheel
   # Trap: an isolated build of h5py compiles an old mpi4py from source and gcc
   # then takes ~21 GB of RAM. Build it here against the wheel mpi4py instead.
   $pip install -q --no-binary h5py --no-build-isolation "h5py>3.12.1"
+  log "h5py built ($((SECONDS - t0)) s so far)"
   # Trap: a bare 'torch' pulls a multi-GB CUDA build; 2.13.0 is a CPU wheel on disk.
   $pip install -q "torch==$TORCH_VERSION"
   $pip install -q "firedrake[check]==$FIREDRAKE_VERSION"
+  log "firedrake installed ($((SECONDS - t0)) s so far)"
   $pip install -q "torch==$TORCH_VERSION" -e ".[$EXTRAS]"
   echo "$want" > "$vstamp"
   log "virtualenv ready ($((SECONDS - t0)) s so far)"

@@ -1,6 +1,7 @@
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("PETSC_OPTIONS", "-options_left no")  # pytest's argv is not for PETSc
 
 import firedrake as fd  # noqa: E402
 import pytest  # noqa: E402

@@ -64,7 +64,7 @@ def mixed_mass_matrix(U, V):
             a = fd.inner(fd.TrialFunction(U), fd.TestFunction(V)) * fd.dx
             return petsc_to_torch(fd.assemble(a, mat_type="aij"))
         from firedrake.supermeshing import assemble_mixed_mass_matrix
-        return petsc_to_torch(assemble_mixed_mass_matrix(U, V).transpose())
+        return petsc_to_torch(assemble_mixed_mass_matrix(U, V))  # trial U, test V
     return _cached("mixed_mass", (U, V), build)
 
 

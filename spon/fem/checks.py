@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["check_tensor", "check_finite", "check_space", "check_serial"]
+__all__ = ["check_tensor", "check_finite", "check_space", "check_serial", "mesh_of"]
+
+
+def mesh_of(V):
+    """The mesh of ``V``; for a mixed space, the mesh of its first subspace."""
+    return V[0].mesh() if len(V) > 1 else V.mesh()
 
 
 def check_tensor(x, name: str, *, shape=None, dtype=None, device=None,
@@ -52,7 +57,7 @@ def check_space(f, V, name: str):
 
 def check_serial(V, name: str = "V"):
     """spon's FE<->torch maps hold whole vectors; they need a one-rank communicator."""
-    comm = V.mesh().comm
+    comm = mesh_of(V).comm
     if comm.size != 1:
         raise ValueError(f"{name}: expected a function space on a one-rank communicator "
                          f"(use firedrake.Ensemble with one rank per member), got {comm.size} ranks")
@@ -61,6 +66,6 @@ def check_serial(V, name: str = "V"):
 def _describe(V) -> str:
     try:
         elem = V.ufl_element()
-        return f"{elem} on mesh {V.mesh().name!r}"
+        return f"{elem} on mesh {mesh_of(V).name!r}"
     except Exception:  # pragma: no cover - description only
         return repr(V)

@@ -10,7 +10,7 @@ import firedrake as fd
 import torch
 
 from . import assembly
-from .checks import check_finite, check_tensor
+from .checks import check_finite, check_tensor, mesh_of
 from .convert import to_functions
 from .layout import SpaceLayout
 from .module import FEModule
@@ -32,6 +32,10 @@ class Decoder(FEModule):
     def _input(self, x, name="x"):
         return check_tensor(x, name, shape=(self.in_dim,), dtype=self.dtype, device=self.device)
 
+    def _coefficients(self, x, name="x"):
+        """Input that is itself a function on ``V``: flat or in ``V``'s layout."""
+        return self.out_layout.flat(self.out_layout.check(x, name, dtype=self.dtype, device=self.device))
+
     def decode(self, x, *args, **kwargs) -> list:
         """Decode to a list of Firedrake Functions on ``V``."""
         with torch.no_grad():
@@ -45,7 +49,7 @@ class CoefficientDecoder(Decoder):
         super().__init__(V, SpaceLayout(V).dim)
 
     def forward(self, x):
-        return self.out_layout.natural(self._input(x))
+        return self.out_layout.natural(self._coefficients(x))
 
 
 class DirichletDecoder(Decoder):
@@ -78,7 +82,7 @@ class DirichletDecoder(Decoder):
         for i, bc in enumerate(bcs):
             if not isinstance(bc, fd.DirichletBC):
                 raise TypeError(f"bcs[{i}]: expected a firedrake DirichletBC, got {type(bc).__name__}")
-            if bc.function_space().mesh() is not V.mesh() or _parent(bc.function_space()) != V:
+            if _parent(bc.function_space()) != V:
                 raise ValueError(f"bcs[{i}]: expected a DirichletBC on the decoder's space {V}, "
                                  f"got one on {bc.function_space()}")
             bc.zero(ones)
@@ -98,11 +102,10 @@ class DirichletDecoder(Decoder):
 
     def boundary_values(self, g) -> torch.Tensor:
         """Boundary data ``(batch, n_boundary)`` from a batch of functions on ``V``."""
-        g = self.out_layout.flat(self.out_layout.check(g, "g", dtype=self.dtype, device=self.device))
-        return g[:, self.boundary_dofs]
+        return self._coefficients(g, "g")[:, self.boundary_dofs]
 
     def forward(self, x, g=None):
-        x = self._input(x)
+        x = self._coefficients(x)
         check_finite(x, "x")
         if g is None:
             lift = self.lift.expand_as(x)
@@ -157,7 +160,7 @@ class MixedDecoder(Decoder):
             raise ValueError(f"decoders: expected {len(W)} decoders (one per subspace of W), "
                              f"got {len(decoders)}")
         for i, (d, Wi) in enumerate(zip(decoders, W)):
-            if d.V.ufl_element() != Wi.ufl_element() or d.V.mesh() is not W.mesh():
+            if d.V.ufl_element() != Wi.ufl_element() or mesh_of(d.V) is not Wi.mesh():
                 raise ValueError(f"decoders[{i}]: expected a decoder into W.sub({i}) = "
                                  f"{Wi.ufl_element()}, got one into {d.V.ufl_element()}")
         super().__init__(W, sum(d.in_dim for d in decoders))

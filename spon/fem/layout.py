@@ -30,18 +30,19 @@ class SpaceLayout:
         check_serial(V, "V")
         self.V = V
         self.mixed = len(V) > 1
-        self.sub_sizes = [int(Vi.dof_dset.size * Vi.block_size) for Vi in V]
+        self.sub_sizes = [int(Vi.dim()) for Vi in V]
         self.dim = int(sum(self.sub_sizes))
         self.offsets = np.concatenate([[0], np.cumsum(self.sub_sizes)]).astype(int)
         if self.mixed:
             self.shape = (self.dim,)
         else:
-            self.shape = (int(V.dof_dset.size),) + tuple(V.value_shape)
+            vs = tuple(V.value_shape)
+            self.shape = (self.dim // int(np.prod(vs, dtype=int)),) + vs
 
     def check(self, x: torch.Tensor, name: str, **kw) -> torch.Tensor:
         """Accept ``(batch, *shape)`` or flat ``(batch, dim)``."""
         if isinstance(x, torch.Tensor) and x.dim() == 2 and x.shape[1] == self.dim:
-            return x
+            return check_tensor(x, name, shape=(self.dim,), **kw)
         return check_tensor(x, name, shape=self.shape, **kw)
 
     def flat(self, x: torch.Tensor) -> torch.Tensor:

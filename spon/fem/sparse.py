@@ -16,7 +16,8 @@ def petsc_to_torch(mat) -> torch.Tensor:
     rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
     idx = torch.as_tensor(np.stack([rows, indices]).astype(np.int64))
     vals = torch.as_tensor(np.asarray(data, dtype=np.float64))
-    return torch.sparse_coo_tensor(idx, vals, mat.getSize(), is_coalesced=True)
+    return torch.sparse_coo_tensor(idx, vals, mat.getSize(), is_coalesced=True,
+                                   check_invariants=False)
 
 
 def spmv(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
