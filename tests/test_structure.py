@@ -19,7 +19,7 @@ def test_dirichlet_fixed_data_exact(spaces, rng):
     out = dec(1e3 * torch.randn(8, V.dim(), generator=rng, dtype=torch.float64))
     target = fd.Function(V)
     bc.apply(target)
-    g_b = torch.as_tensor(target.dat.data_ro)[dec.boundary_dofs].expand(8, -1)
+    g_b = torch.tensor(target.dat.data_ro)[dec.boundary_dofs].expand(8, -1)
     assert _boundary_rel_err(out, dec, g_b) <= 1e-14
     # and the Firedrake Function satisfies the BC as Firedrake applies it
     for f in dec.decode(out):
@@ -109,3 +109,31 @@ def test_mixed_decoder_divergence_free_velocity_and_pressure(mesh, rng):
         assert _div_norm(w.subfunctions[0]) <= 1e-10
     w0 = dec.decode(x)[0]
     assert torch.equal(torch.as_tensor(w0.subfunctions[1].dat.data_ro), x[0, Q.dim():])
+
+
+def test_harmonic_lifting_is_discrete_harmonic_and_exact(spaces, rng):
+    from spon.fem import stiffness_matrix, spmv
+    V = spaces["scalar"]
+    x, y = fd.SpatialCoordinate(V.mesh())
+    bc = fd.DirichletBC(V, x * x + fd.sin(4 * y), "on_boundary")
+    dec = DirichletDecoder(V, bc, lifting="harmonic")
+    # the lift agrees with Firedrake's solve of the Laplace problem
+    u, v = fd.TrialFunction(V), fd.TestFunction(V)
+    h = fd.Function(V)
+    fd.solve(fd.inner(fd.grad(u), fd.grad(v)) * fd.dx == fd.Constant(0) * v * fd.dx, h, bcs=bc)
+    assert torch.max(torch.abs(dec.lift - torch.tensor(h.dat.data_ro))) <= 1e-10
+    # per-sample data: exact on the boundary, K-harmonic inside
+    gb = torch.randn(3, dec.n_boundary, generator=rng, dtype=torch.float64)
+    out = dec(torch.zeros(3, V.dim(), dtype=torch.float64), gb)
+    assert torch.equal(out[:, dec.boundary_dofs], gb)
+    res = spmv(stiffness_matrix(V), out)[:, ~dec.mask]
+    assert res.abs().max() <= 1e-10 * gb.abs().max()
+
+
+def test_harmonic_lifting_gradcheck(small_mesh):
+    V = fd.FunctionSpace(small_mesh, "CG", 1)
+    dec = DirichletDecoder(V, fd.DirichletBC(V, 0, "on_boundary"), lifting="harmonic")
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, V.dim(), generator=g, dtype=torch.float64, requires_grad=True)
+    gb = torch.randn(2, dec.n_boundary, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: dec(a, b), (x, gb))

@@ -14,7 +14,8 @@ from .checks import check_finite, check_tensor, mesh_of
 from .convert import to_functions
 from .layout import SpaceLayout
 from .module import FEModule
-from .sparse import spmv
+from .solve import spd_solve
+from .sparse import diagonal, spmv
 
 __all__ = ["Decoder", "CoefficientDecoder", "DirichletDecoder", "DivergenceFreeDecoder",
            "MixedDecoder"]
@@ -61,6 +62,11 @@ class DirichletDecoder(Decoder):
     :attr:`boundary_dofs`) or a whole ``(batch, *shape)`` function on ``V``
     whose boundary values are used.
 
+    ``lifting="boundary"`` extends the data by zero into the interior;
+    ``lifting="harmonic"`` by the discrete harmonic extension
+    ``u_I = -K_II⁻¹ K_IB g`` (stiffness ``K``, batched CG in torch), so the
+    network only has to learn a field that vanishes on the boundary.
+
     Examples
     --------
     >>> import firedrake as fd, torch
@@ -71,12 +77,16 @@ class DirichletDecoder(Decoder):
     True
     """
 
-    def __init__(self, V, bcs):
+    def __init__(self, V, bcs, lifting: str = "boundary"):
         super().__init__(V, SpaceLayout(V).dim)
         bcs = [bcs] if isinstance(bcs, fd.DirichletBC) else list(bcs)
         if not bcs:
             raise ValueError("bcs: expected at least one DirichletBC")
-        ones, lift = fd.Function(V), fd.Function(V)
+        if lifting not in ("boundary", "harmonic"):
+            raise ValueError(f"lifting: expected 'boundary' or 'harmonic', got {lifting!r}")
+        if lifting == "harmonic" and (len(V) > 1 or V.ufl_element().sobolev_space.name not in ("H1", "H2")):
+            raise ValueError(f"lifting: 'harmonic' needs a non-mixed H1-conforming space, got {V.ufl_element()}")
+        ones, data = fd.Function(V), fd.Function(V)
         with ones.dat.vec_wo as v:
             v.set(1.0)
         for i, bc in enumerate(bcs):
@@ -86,15 +96,31 @@ class DirichletDecoder(Decoder):
                 raise ValueError(f"bcs[{i}]: expected a DirichletBC on the decoder's space {V}, "
                                  f"got one on {bc.function_space()}")
             bc.zero(ones)
-            bc.apply(lift)
+            bc.apply(data)
         with ones.dat.vec_ro as v:
             on_boundary = torch.as_tensor(v.array_r == 0.0)
-        with lift.dat.vec_ro as v:
-            lift_vals = torch.as_tensor(v.array_r.copy())
-        self.bcs = bcs
+        with data.dat.vec_ro as v:
+            data_vals = torch.as_tensor(v.array_r.copy())
+        self.bcs, self.lifting = bcs, lifting
+        bdofs = torch.nonzero(on_boundary).flatten()
         self.register_buffer("mask", on_boundary)
-        self.register_buffer("boundary_dofs", torch.nonzero(on_boundary).flatten())
-        self.register_buffer("lift", torch.where(on_boundary, lift_vals, 0.0))
+        self.register_buffer("boundary_dofs", bdofs)
+        if lifting == "harmonic":
+            idofs = torch.nonzero(~on_boundary).flatten()
+            K = assembly.stiffness_matrix(V)
+            pos = torch.full((self.in_dim,), -1, dtype=torch.long)
+            pos[idofs] = torch.arange(idofs.numel())
+            pos[bdofs] = torch.arange(bdofs.numel())
+            (r, c), vals = K.indices(), K.values()
+            rows_in = ~on_boundary[r]
+            for name, sel, shape in (("K_II", rows_in & ~on_boundary[c], (idofs.numel(),) * 2),
+                                     ("K_IB", rows_in & on_boundary[c], (idofs.numel(), bdofs.numel()))):
+                self.register_buffer(name, torch.sparse_coo_tensor(
+                    torch.stack([pos[r[sel]], pos[c[sel]]]), vals[sel], shape,
+                    check_invariants=False).coalesce())
+            self.register_buffer("interior_dofs", idofs)
+            self.register_buffer("K_II_inv_diag", 1.0 / diagonal(self.K_II))
+        self.register_buffer("lift", self._lift(data_vals[bdofs].unsqueeze(0))[0])
 
     @property
     def n_boundary(self) -> int:
@@ -103,6 +129,14 @@ class DirichletDecoder(Decoder):
     def boundary_values(self, g) -> torch.Tensor:
         """Boundary data ``(batch, n_boundary)`` from a batch of functions on ``V``."""
         return self._coefficients(g, "g")[:, self.boundary_dofs]
+
+    def _lift(self, gb: torch.Tensor) -> torch.Tensor:
+        """Extension of boundary data ``(batch, n_boundary)`` to ``(batch, dim)``."""
+        lift = gb.new_zeros(gb.shape[0], self.in_dim).index_copy(1, self.boundary_dofs, gb)
+        if self.lifting == "harmonic" and self.K_II.shape[0] > 0:
+            uI = spd_solve(self.K_II, -spmv(self.K_IB, gb), self.K_II_inv_diag)
+            lift = lift.index_copy(1, self.interior_dofs, uI)
+        return lift
 
     def forward(self, x, g=None):
         x = self._coefficients(x)
@@ -116,8 +150,10 @@ class DirichletDecoder(Decoder):
                 gb = self.boundary_values(g)
             if gb.shape[0] != x.shape[0]:
                 raise ValueError(f"g: expected batch size {x.shape[0]} (as x), got {gb.shape[0]}")
-            lift = torch.zeros_like(x).index_copy(1, self.boundary_dofs, gb)
-        return self.out_layout.natural(torch.where(self.mask, lift, x))
+            check_finite(gb, "g")
+            lift = self._lift(gb)
+        # on the boundary: the data, bit for bit; inside: lift + x
+        return self.out_layout.natural(torch.where(self.mask, lift, lift + x))
 
 
 class DivergenceFreeDecoder(Decoder):
