@@ -29,6 +29,8 @@ apt_pkgs=(bison build-essential cmake flex gfortran git ninja-build pkg-config
   libscalapack-openmpi-dev libsuitesparse-dev)
 
 # --- 0. an existing firedrake venv: use it as-is --------------------------------
+# Once linked, .venv remembers the choice for later runs.
+if [[ -L "$VENV" && -z "${SPON_FIREDRAKE_VENV:-}" ]]; then SPON_FIREDRAKE_VENV="$(readlink -f "$VENV")"; fi
 if [[ -n "${SPON_FIREDRAKE_VENV:-}" ]]; then
   py="$SPON_FIREDRAKE_VENV/bin/python"
   "$py" -c "import firedrake" 2>/dev/null \

@@ -108,7 +108,7 @@ def test_mixed_decoder_divergence_free_velocity_and_pressure(mesh, rng):
     for w in dec.decode(x):
         assert _div_norm(w.subfunctions[0]) <= 1e-10
     w0 = dec.decode(x)[0]
-    assert torch.equal(torch.as_tensor(w0.subfunctions[1].dat.data_ro), x[0, Q.dim():])
+    assert torch.equal(torch.tensor(w0.subfunctions[1].dat.data_ro), x[0, Q.dim():])
 
 
 def test_harmonic_lifting_is_discrete_harmonic_and_exact(spaces, rng):
