@@ -1,4 +1,6 @@
 """Meshes from gmsh geometry sources, loaded into Firedrake."""
 from .gmsh_io import GEOMETRIES, generate_msh, gmsh_mesh, meshes_dir
+from .spec import MeshSpec, build_hierarchy, build_mesh
 
-__all__ = ["GEOMETRIES", "generate_msh", "gmsh_mesh", "meshes_dir"]
+__all__ = ["GEOMETRIES", "generate_msh", "gmsh_mesh", "meshes_dir", "MeshSpec", "build_hierarchy",
+           "build_mesh"]
