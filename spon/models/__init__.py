@@ -1,4 +1,6 @@
 """Operator models assembled from encoders, processors and decoders."""
+from .checkpoint import load_checkpoint, save_checkpoint
+from .factory import build_spon, spaces_from_spec
 from .spon import SPON
 
-__all__ = ["SPON"]
+__all__ = ["SPON", "build_spon", "spaces_from_spec", "save_checkpoint", "load_checkpoint"]

@@ -22,8 +22,9 @@ class SPON(nn.Module):
     returns Firedrake Functions. Extra arguments go to the decoder (for example
     per-sample boundary data ``g`` of a :class:`~spon.fem.DirichletDecoder`).
 
-    ``input_scale`` divides the encoded vector before the processor; fit it with
-    :meth:`fit_input_scale`.
+    ``input_scale`` divides the encoded vector before the processor and
+    ``output_scale`` multiplies the processor's output; fit them with
+    :meth:`fit_scales` so the network works with unit-sized numbers.
     """
 
     def __init__(self, encoder: Encoder, processor: nn.Module, decoder: Decoder):
@@ -32,19 +33,31 @@ class SPON(nn.Module):
             raise TypeError(f"encoder: expected a spon Encoder, got {type(encoder).__name__}")
         if not isinstance(decoder, Decoder):
             raise TypeError(f"decoder: expected a spon Decoder, got {type(decoder).__name__}")
-        self.encoder, self.processor, self.decoder = encoder, processor, decoder
+        # one dtype for the whole model: the encoder's (float64 unless moved)
+        self.encoder, self.processor, self.decoder = encoder, processor.to(encoder.dtype), decoder
         self.register_buffer("input_scale", torch.ones((), dtype=encoder.dtype))
+        self.register_buffer("output_scale", torch.ones((), dtype=encoder.dtype))
 
     @torch.no_grad()
     def fit_input_scale(self, x: torch.Tensor) -> None:
         self.input_scale.fill_(self.encoder(x).std().item())
+
+    @torch.no_grad()
+    def fit_scales(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
+        """Set ``input_scale`` from inputs ``x`` and ``output_scale`` from outputs ``y``."""
+        self.fit_input_scale(x)
+        if y is not None:
+            s = y.std().item()
+            if not (s > 0):
+                raise ValueError(f"y: expected outputs with positive spread, got std {s}")
+            self.output_scale.fill_(s)
 
     def forward(self, x, *decoder_args, as_functions: bool = False, **decoder_kwargs):
         if isinstance(x, fd.Function) or (isinstance(x, Sequence) and x and isinstance(x[0], fd.Function)):
             z = self.encoder.encode(x)
         else:
             z = self.encoder(x)
-        y = self.processor(z / self.input_scale)
+        y = self.processor(z / self.input_scale) * self.output_scale
         if y.shape[1:] != (self.decoder.in_dim,):
             raise ValueError(f"processor: expected outputs of shape (batch, {self.decoder.in_dim}) "
                              f"for the decoder, got {tuple(y.shape)}")
@@ -53,3 +66,20 @@ class SPON(nn.Module):
             from ..fem.convert import to_functions
             return to_functions(out.detach(), self.decoder.V)
         return out
+
+    def with_mesh(self, mesh: dict):
+        """The same learned processor on another mesh of the domain (no retraining).
+
+        ``mesh`` is a :class:`~spon.mesh.MeshSpec` dict. Encoder, decoder and the
+        processor's graphs/transfers are rebuilt there; learned weights are copied.
+        """
+        from .factory import build_spon
+
+        spec = getattr(self, "spec", None)
+        if spec is None:
+            raise ValueError("with_mesh: the model has no .spec (build it with spon.models.build_spon)")
+        other = build_spon({**spec, "mesh": dict(mesh)})
+        other.processor.load_state_dict(self.processor.state_dict())
+        other.input_scale.copy_(self.input_scale)
+        other.output_scale.copy_(self.output_scale)
+        return other.to(self.input_scale.device)

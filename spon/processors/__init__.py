@@ -1,4 +1,6 @@
 """Learned processors P_θ acting on batched DOF tensors."""
+from .graph import DOFGraph, GraphProcessor, MessagePassing
 from .mlp import MLPProcessor
+from .multigrid import MultigridProcessor, Transfer
 
-__all__ = ["MLPProcessor"]
+__all__ = ["MLPProcessor", "DOFGraph", "MessagePassing", "GraphProcessor", "MultigridProcessor", "Transfer"]

@@ -1,0 +1,112 @@
+"""SPON-MG: a V-cycle processor over a Firedrake ``MeshHierarchy``.
+
+Fine to coarse: pre-smoothing by message passing on each level's DOF graph,
+then restriction ``R = D⁻¹Pᵀ`` (the transpose of prolongation, normalised to
+average); on the coarsest level a wider, deeper graph processor; coarse to
+fine: prolongation ``P`` (Firedrake's interpolation between nested levels,
+assembled once as a sparse tensor), a skip connection from the same level on
+the way down, and post-smoothing. Cf. MgNO (arXiv 2310.19809).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..fem import assembly
+from ..fem.module import FEModule
+from ..fem.sparse import spmv
+from .graph import DOFGraph, MessagePassing
+
+__all__ = ["Transfer", "MultigridProcessor"]
+
+
+class Transfer(FEModule):
+    """Prolongation ``P`` (fine × coarse) between nested scalar spaces and the
+    averaging restriction ``R = D⁻¹ Pᵀ``, acting on ``(batch, nodes, channels)``."""
+
+    def __init__(self, V_coarse, V_fine):
+        super().__init__()
+        P = assembly.interpolation_matrix(V_coarse, V_fine)
+        Pt = P.t().coalesce()
+        rowsum = torch.sparse.sum(Pt, dim=1).to_dense()
+        (r, c), v = Pt.indices(), Pt.values()
+        R = torch.sparse_coo_tensor(Pt.indices(), v / rowsum[r], Pt.shape, check_invariants=False).coalesce()
+        self.register_buffer("P", P, persistent=False)
+        self.register_buffer("R", R, persistent=False)
+
+    @staticmethod
+    def _act(A, h):
+        B, N, C = h.shape
+        y = spmv(A.to(h.dtype), h.permute(0, 2, 1).reshape(B * C, N))
+        return y.reshape(B, C, -1).permute(0, 2, 1)
+
+    def restrict(self, h):
+        return self._act(self.R, h)
+
+    def prolong(self, h):
+        return self._act(self.P, h)
+
+
+class MultigridProcessor(nn.Module):
+    """``(batch, N_fine·c_in) -> (batch, N_fine·c_out)`` by one V-cycle.
+
+    Parameters
+    ----------
+    spaces : sequence of scalar CG spaces on the levels of a ``MeshHierarchy``,
+        coarsest first (at least 2; 3 or more for a real V-cycle).
+    width : channels on the fine levels; ``coarse_width`` on the coarsest.
+    smooth : message-passing layers per pre- and per post-smoothing step.
+    coarse_layers : message-passing layers on the coarsest level.
+    """
+
+    def __init__(self, spaces, in_channels: int = 1, out_channels: int = 1, width: int = 32,
+                 coarse_width: int = 64, smooth: int = 2, coarse_layers: int = 4):
+        super().__init__()
+        spaces = list(spaces)
+        if len(spaces) < 2:
+            raise ValueError(f"spaces: expected at least 2 levels (coarsest first), got {len(spaces)}")
+        self.hparams = dict(levels=len(spaces), in_channels=in_channels, out_channels=out_channels,
+                            width=width, coarse_width=coarse_width, smooth=smooth, coarse_layers=coarse_layers)
+        L = len(spaces)
+        self.lift = nn.Sequential(nn.Linear(in_channels + 2, width), nn.GELU(), nn.Linear(width, width))
+        self.pre = nn.ModuleList(nn.ModuleList(MessagePassing(width) for _ in range(smooth)) for _ in range(L - 1))
+        self.post = nn.ModuleList(nn.ModuleList(MessagePassing(width) for _ in range(smooth)) for _ in range(L - 1))
+        self.skip = nn.ModuleList(nn.Linear(2 * width, width) for _ in range(L - 1))
+        self.to_coarse, self.from_coarse = nn.Linear(width, coarse_width), nn.Linear(coarse_width, width)
+        self.coarse = nn.ModuleList(MessagePassing(coarse_width) for _ in range(coarse_layers))
+        self.project = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, out_channels))
+        self.bind(spaces)
+
+    def bind(self, spaces) -> "MultigridProcessor":
+        """Run on another hierarchy with the same number of levels; weights are kept."""
+        spaces = list(spaces)
+        if len(spaces) != self.hparams["levels"]:
+            raise ValueError(f"spaces: expected {self.hparams['levels']} levels, got {len(spaces)}")
+        dev = next(self.parameters()).device
+        self.graphs = nn.ModuleList(DOFGraph(V) for V in spaces).to(dev)        # coarsest first
+        self.transfers = nn.ModuleList(Transfer(a, b) for a, b in zip(spaces[:-1], spaces[1:])).to(dev)
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fine, c = self.graphs[-1], self.hparams["in_channels"]
+        if x.dim() != 2 or x.shape[1] != fine.n_nodes * c:
+            raise ValueError(f"x: expected shape (batch, {fine.n_nodes * c}), got {tuple(x.shape)}")
+        B, L = x.shape[0], self.hparams["levels"]
+        h = x.reshape(B, fine.n_nodes, c)
+        h = self.lift(torch.cat([h, fine.coords.to(x.dtype).expand(B, -1, -1)], dim=-1))
+        skips = []
+        for lvl in range(L - 1, 0, -1):                   # fine -> coarse
+            for layer in self.pre[lvl - 1]:
+                h = layer(h, self.graphs[lvl])
+            skips.append(h)
+            h = self.transfers[lvl - 1].restrict(h)
+        h = self.to_coarse(h)
+        for layer in self.coarse:
+            h = layer(h, self.graphs[0])
+        h = self.from_coarse(h)
+        for lvl in range(1, L):                           # coarse -> fine
+            h = self.transfers[lvl - 1].prolong(h)
+            h = self.skip[lvl - 1](torch.cat([h, skips.pop()], dim=-1))
+            for layer in self.post[lvl - 1]:
+                h = layer(h, self.graphs[lvl])
+        return self.project(h).reshape(B, -1)

@@ -1,0 +1,116 @@
+"""Training loop for operator models, with FE-norm losses and checkpoints."""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm import trange
+
+from ..fem.norms import FELoss, FENorm
+from ..models.checkpoint import save_checkpoint
+
+__all__ = ["Trainer"]
+
+log = logging.getLogger(__name__)
+
+
+class Trainer:
+    """Fit ``model`` on ``(inputs, outputs)`` tensors in the relative FE norm of
+    its output space.
+
+    Parameters
+    ----------
+    model : SPON
+    epochs, batch_size : int
+    lr, weight_decay : AdamW settings (``optimizer="adam"`` ignores weight decay)
+    scheduler : ``"onecycle"``, ``"cosine"`` or ``None``
+    norm : ``"L2"``, ``"H1"`` or ``"H1_semi"`` for the loss and metric
+    seed : seeds torch and the shuffling
+    device : ``"cpu"``, ``"cuda"``, ...
+    checkpoint_dir : writes ``last.pt`` every ``checkpoint_every`` epochs and
+        ``best.pt`` whenever the test error improves (needs ``model.spec``)
+    """
+
+    def __init__(self, model, *, epochs: int = 50, batch_size: int = 16, lr: float = 1e-3,
+                 weight_decay: float = 1e-4, optimizer: str = "adamw", scheduler: str | None = "onecycle",
+                 norm: str = "L2", seed: int = 0, device="cpu", checkpoint_dir=None,
+                 checkpoint_every: int = 10, progress: bool = True, desc: str = "training"):
+        if optimizer not in ("adam", "adamw"):
+            raise ValueError(f"optimizer: expected 'adam' or 'adamw', got {optimizer!r}")
+        if scheduler not in ("onecycle", "cosine", None):
+            raise ValueError(f"scheduler: expected 'onecycle', 'cosine' or None, got {scheduler!r}")
+        torch.manual_seed(seed)
+        self.model = model.to(device)
+        self.device, self.epochs, self.batch_size, self.seed = torch.device(device), epochs, batch_size, seed
+        V = model.decoder.V
+        self.loss = FELoss(V, norm, relative=True).to(device=device, dtype=model.input_scale.dtype)
+        self.metric = FENorm(V, norm).to(device=device, dtype=model.input_scale.dtype)
+        opt_cls = torch.optim.AdamW if optimizer == "adamw" else torch.optim.Adam
+        kw = {"weight_decay": weight_decay} if optimizer == "adamw" else {}
+        self.optimizer = opt_cls([p for p in model.parameters() if p.requires_grad], lr=lr, **kw)
+        self.scheduler_kind, self.lr = scheduler, lr
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.checkpoint_every, self.progress, self.desc = checkpoint_every, progress, desc
+        self.history = {"epoch": [], "train_loss": [], "test_rel": [], "seconds": []}
+
+    def _to(self, t):
+        return t.to(self.device, self.model.input_scale.dtype)
+
+    @torch.no_grad()
+    def evaluate(self, inputs, outputs, batch_size: int = 64) -> torch.Tensor:
+        """Relative FE-norm error per sample."""
+        self.model.eval()
+        errs = [self.metric.relative_error(self.model(self._to(x)), self._to(y))
+                for x, y in zip(inputs.split(batch_size), outputs.split(batch_size))]
+        return torch.cat(errs).cpu()
+
+    def fit(self, train, test=None) -> dict:
+        """``train``/``test``: ``(inputs, outputs)`` tensor pairs or :class:`FEDataset`."""
+        Xtr, Ytr = (train.inputs, train.outputs) if hasattr(train, "inputs") else train
+        if test is not None:
+            Xte, Yte = (test.inputs, test.outputs) if hasattr(test, "inputs") else test
+        self.model.fit_scales(self._to(Xtr), self._to(Ytr))
+        steps = math.ceil(len(Xtr) / self.batch_size)
+        if self.scheduler_kind == "onecycle":
+            sched = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, self.lr, total_steps=self.epochs * steps)
+        elif self.scheduler_kind == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, self.epochs * steps)
+        else:
+            sched = None
+        gen = torch.Generator().manual_seed(self.seed)
+        best = math.inf
+        t0 = time.perf_counter()
+        bar = trange(self.epochs, desc=self.desc, disable=not self.progress)
+        for epoch in bar:
+            self.model.train()
+            total = 0.0
+            for idx in torch.randperm(len(Xtr), generator=gen).split(self.batch_size):
+                x, y = self._to(Xtr[idx]), self._to(Ytr[idx])
+                self.optimizer.zero_grad(set_to_none=True)
+                loss = self.loss(self.model(x), y)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"training: loss became {loss.item()} at epoch {epoch}; "
+                                             "lower the learning rate or check the data for NaN/Inf")
+                loss.backward()
+                self.optimizer.step()
+                if sched is not None:
+                    sched.step()
+                total += loss.item() * len(idx)
+            rel = self.evaluate(Xte, Yte).mean().item() if test is not None else math.nan
+            self.history["epoch"].append(epoch + 1)
+            self.history["train_loss"].append(total / len(Xtr))
+            self.history["test_rel"].append(rel)
+            self.history["seconds"].append(time.perf_counter() - t0)
+            bar.set_postfix(loss=f"{total / len(Xtr):.2e}", test=f"{rel:.3e}")
+            if self.checkpoint_dir is not None:
+                if test is not None and rel < best:
+                    best = rel
+                    save_checkpoint(self.model, self.checkpoint_dir / "best.pt", epoch=epoch + 1, test_rel=rel)
+                if (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.epochs:
+                    save_checkpoint(self.model, self.checkpoint_dir / "last.pt", epoch=epoch + 1,
+                                    optimizer=self.optimizer.state_dict(), history=self.history)
+        log.info("trained %d epochs in %.1f s", self.epochs, time.perf_counter() - t0)
+        return self.history
