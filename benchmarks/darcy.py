@@ -136,7 +136,7 @@ def main(argv=None):
             "decoder": {"kind": "dirichlet", "value": 0.0, "lifting": "boundary"}, "dtype": "float32"}
     processors = {
         "spon_mlp": {"kind": "mlp", "width": 64, "depth": 2},
-        "spon_graph": {"kind": "graph", "width": 32, "layers": 8},
+        "spon_graph": {"kind": "graph", "width": 32, "layers": 6},
         "spon_mg": {"kind": "mg", "width": 24, "coarse_width": 64, "smooth": 2, "coarse_layers": 4},
     }
     results, models = {}, {}

@@ -15,7 +15,7 @@ from torch import nn
 from ..fem import assembly
 from ..fem.module import FEModule
 
-__all__ = ["DOFGraph", "MessagePassing", "GraphProcessor"]
+__all__ = ["DOFGraph", "MessagePassing", "GlobalKernel", "GraphProcessor"]
 
 
 class DOFGraph(FEModule):
@@ -43,6 +43,8 @@ class DOFGraph(FEModule):
         self.register_buffer("edge_index", torch.stack([src, dst]), persistent=False)
         self.register_buffer("edge_attr", torch.cat([d / hbar, length / hbar], dim=1), persistent=False)
         self.register_buffer("coords", X, persistent=False)
+        # quadrature weights of the nodes: the lumped mass ∫ φ_i dx
+        self.register_buffer("weights", torch.sparse.sum(A, dim=1).to_dense(), persistent=False)
         deg = torch.zeros(X.shape[0], dtype=torch.float64).index_add_(0, dst, torch.ones_like(dst, dtype=torch.float64))
         self.register_buffer("inv_degree", (1.0 / deg.clamp_min(1)).unsqueeze(1), persistent=False)
 
@@ -55,7 +57,8 @@ class MessagePassing(nn.Module):
         self.src, self.dst = nn.Linear(width, width), nn.Linear(width, width, bias=False)
         self.edge = nn.Linear(edge_dim, width, bias=False)
         self.msg = nn.Linear(width, width)
-        self.update = nn.Sequential(nn.Linear(2 * width, width), nn.GELU(), nn.Linear(width, width))
+        self.update = nn.Sequential(nn.Linear(2 * width, width), nn.GELU(), nn.Linear(width, width),
+                                    nn.LayerNorm(width))
         self.act = nn.GELU()
 
     def forward(self, h: torch.Tensor, graph: DOFGraph) -> torch.Tensor:
@@ -64,6 +67,27 @@ class MessagePassing(nn.Module):
         m = self.msg(m)
         agg = torch.zeros_like(h).index_add_(1, t, m) * graph.inv_degree.to(h.dtype)
         return h + self.update(torch.cat([h, agg], dim=-1))
+
+
+class GlobalKernel(nn.Module):
+    """A low-rank integral operator ``h_i ← h_i + W Σ_r a_r(x_i) ∫ b_r(y) h(y) dy``.
+
+    ``a_r``, ``b_r`` are small MLPs of the coordinates and the integral uses the
+    graph's quadrature weights (lumped mass), so the layer is global and the
+    same function of the field on any mesh of the domain.
+    """
+
+    def __init__(self, width: int, rank: int = 16, hidden: int = 32):
+        super().__init__()
+        self.a = nn.Sequential(nn.Linear(2, hidden), nn.GELU(), nn.Linear(hidden, rank))
+        self.b = nn.Sequential(nn.Linear(2, hidden), nn.GELU(), nn.Linear(hidden, rank))
+        self.mix = nn.Linear(width, width)
+
+    def forward(self, h: torch.Tensor, graph: DOFGraph) -> torch.Tensor:
+        X = graph.coords.to(h.dtype)
+        w = graph.weights.to(h.dtype).unsqueeze(1)
+        coef = torch.einsum("nr,bnc->brc", self.b(X) * w, h)          # ∫ b_r h dy
+        return h + self.mix(torch.einsum("nr,brc->bnc", self.a(X), coef))
 
 
 class GraphProcessor(nn.Module):

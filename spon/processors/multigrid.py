@@ -2,7 +2,9 @@
 
 Fine to coarse: pre-smoothing by message passing on each level's DOF graph,
 then restriction ``R = D⁻¹Pᵀ`` (the transpose of prolongation, normalised to
-average); on the coarsest level a wider, deeper graph processor; coarse to
+average); on the coarsest level a wider processor that alternates message
+passing with a global low-rank integral layer (:class:`GlobalKernel`), so one
+cycle sees the whole domain, as the coarse solve of multigrid does; coarse to
 fine: prolongation ``P`` (Firedrake's interpolation between nested levels,
 assembled once as a sparse tensor), a skip connection from the same level on
 the way down, and post-smoothing. Cf. MgNO (arXiv 2310.19809).
@@ -15,7 +17,7 @@ from torch import nn
 from ..fem import assembly
 from ..fem.module import FEModule
 from ..fem.sparse import spmv
-from .graph import DOFGraph, MessagePassing
+from .graph import DOFGraph, GlobalKernel, MessagePassing
 
 __all__ = ["Transfer", "MultigridProcessor"]
 
@@ -74,6 +76,7 @@ class MultigridProcessor(nn.Module):
         self.skip = nn.ModuleList(nn.Linear(2 * width, width) for _ in range(L - 1))
         self.to_coarse, self.from_coarse = nn.Linear(width, coarse_width), nn.Linear(coarse_width, width)
         self.coarse = nn.ModuleList(MessagePassing(coarse_width) for _ in range(coarse_layers))
+        self.coarse_global = nn.ModuleList(GlobalKernel(coarse_width) for _ in range(coarse_layers))
         self.project = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, out_channels))
         self.bind(spaces)
 
@@ -101,8 +104,8 @@ class MultigridProcessor(nn.Module):
             skips.append(h)
             h = self.transfers[lvl - 1].restrict(h)
         h = self.to_coarse(h)
-        for layer in self.coarse:
-            h = layer(h, self.graphs[0])
+        for layer, glob in zip(self.coarse, self.coarse_global):
+            h = glob(layer(h, self.graphs[0]), self.graphs[0])
         h = self.from_coarse(h)
         for lvl in range(1, L):                           # coarse -> fine
             h = self.transfers[lvl - 1].prolong(h)

@@ -1,0 +1,111 @@
+"""Processors: shapes, batching, mesh-independent weights, and the V-cycle."""
+import firedrake as fd
+import numpy as np
+import pytest
+import torch
+
+from spon.mesh import MeshSpec, build_hierarchy
+from spon.processors import GraphProcessor, MLPProcessor, MultigridProcessor, Transfer
+
+
+@pytest.fixture(scope="module")
+def hierarchy_spaces():
+    return [fd.FunctionSpace(m, "CG", 1) for m in build_hierarchy(MeshSpec("unit_square", 0.25, 2))]
+
+
+def _processors(spaces):
+    torch.manual_seed(0)
+    V = spaces[-1]
+    return {
+        "mlp": MLPProcessor(V.dim(), V.dim(), width=16, depth=2),
+        "graph": GraphProcessor(V, width=8, layers=2).double(),
+        "mg": MultigridProcessor(spaces, width=8, coarse_width=12, smooth=1, coarse_layers=2).double(),
+    }
+
+
+@pytest.mark.parametrize("kind", ["mlp", "graph", "mg"])
+def test_shapes_and_batch_independence(hierarchy_spaces, kind):
+    P = _processors(hierarchy_spaces)[kind]
+    n = hierarchy_spaces[-1].dim()
+    x = torch.randn(5, n, dtype=torch.float64)
+    y = P(x)
+    assert y.shape == (5, n)
+    # each sample is processed on its own: batching changes nothing
+    ys = torch.cat([P(x[i:i + 1]) for i in range(5)])
+    assert torch.allclose(y, ys, atol=1e-12)
+    with pytest.raises(ValueError, match=r"x: expected shape \(batch, "):
+        P(torch.randn(2, n + 1, dtype=torch.float64))
+
+
+def test_graph_edges_are_the_sparsity_pattern(hierarchy_spaces):
+    V = hierarchy_spaces[0]
+    P = GraphProcessor(V, width=4, layers=1)
+    s, t = P.graph.edge_index
+    # P1: DOFs are vertices and edges are mesh edges, both directions
+    n_edges = V.mesh().topology.num_edges() if hasattr(V.mesh().topology, "num_edges") else None
+    assert (s != t).all()
+    assert set(zip(s.tolist(), t.tolist())) == set(zip(t.tolist(), s.tolist()))
+    if n_edges is not None:
+        assert len(s) == 2 * n_edges
+    assert abs(P.graph.edge_attr[:, 2].mean().item() - 1.0) < 1e-12  # lengths scaled by the mean
+
+
+def test_graph_weights_move_between_meshes():
+    """One set of weights, two meshes of the square: for a smooth input the outputs agree
+    (interpolated onto one mesh) up to discretisation error, and rebinding keeps weights."""
+    torch.manual_seed(0)
+    spaces = [fd.FunctionSpace(m, "CG", 1) for m in build_hierarchy(MeshSpec("unit_square", 0.1, 1))]
+    A, B = spaces  # B is the refinement of A
+    P = GraphProcessor(A, width=8, layers=2).double()
+    before = {k: v.clone() for k, v in P.state_dict().items()}
+
+    def run(V):
+        x, y = fd.SpatialCoordinate(V.mesh())
+        f = fd.Function(V).interpolate(fd.sin(np.pi * x) * y)
+        out = P.bind(V)(torch.tensor(f.dat.data_ro).reshape(1, -1))[0].detach().numpy()
+        g = fd.Function(V)
+        g.dat.data[:] = out
+        return g
+
+    gA, gB = run(A), run(B)
+    assert all(torch.equal(before[k], v) for k, v in P.state_dict().items())
+    gA_on_B = fd.Function(B).interpolate(gA)
+    rel = fd.errornorm(gA_on_B, gB) / fd.norm(gB)
+    assert rel < 0.1, rel
+
+
+def test_transfer_prolongs_linears_exactly_and_restriction_averages(hierarchy_spaces):
+    Vc, Vf = hierarchy_spaces[0], hierarchy_spaces[1]
+    T = Transfer(Vc, Vf).double()
+    xc, yc = fd.SpatialCoordinate(Vc.mesh())
+    xf, yf = fd.SpatialCoordinate(Vf.mesh())
+    lc = torch.tensor(fd.Function(Vc).interpolate(1 + 2 * xc - 3 * yc).dat.data_ro).reshape(1, -1, 1)
+    lf = torch.tensor(fd.Function(Vf).interpolate(1 + 2 * xf - 3 * yf).dat.data_ro).reshape(1, -1, 1)
+    assert torch.max(torch.abs(T.prolong(lc) - lf)) <= 1e-12
+    ones = torch.ones(1, Vf.dim(), 3, dtype=torch.float64)
+    assert torch.max(torch.abs(T.restrict(ones) - 1)) <= 1e-12
+
+
+def test_vcycle_receptive_field_is_global(hierarchy_spaces):
+    """Two message-passing layers see two hops; one V-cycle over 3 levels sees the
+    whole domain through the coarse level."""
+    P = _processors(hierarchy_spaces)
+    V = hierarchy_spaces[-1]
+    X = torch.tensor(fd.Function(fd.VectorFunctionSpace(V.mesh(), "CG", 1)).interpolate(
+        fd.SpatialCoordinate(V.mesh())).dat.data_ro)
+    i = int(torch.argmin((X - torch.tensor([0.1, 0.1], dtype=torch.float64)).norm(dim=1)))
+    j = int(torch.argmin((X - torch.tensor([0.9, 0.9], dtype=torch.float64)).norm(dim=1)))
+    x = torch.randn(1, V.dim(), dtype=torch.float64)
+    for kind, far_reaches in (("graph", False), ("mg", True)):
+        J = torch.autograd.functional.jacobian(lambda z: P[kind](z)[0, i], x)[0]
+        assert (J[j].abs().item() > 1e-8) == far_reaches, kind
+        assert J[i].abs().item() > 1e-8
+
+
+def test_vcycle_levels_and_rebinding(hierarchy_spaces):
+    P = _processors(hierarchy_spaces)["mg"]
+    assert [g.n_nodes for g in P.graphs] == [V.dim() for V in hierarchy_spaces]
+    with pytest.raises(ValueError, match=r"spaces: expected 3 levels, got 2"):
+        P.bind(hierarchy_spaces[1:])
+    with pytest.raises(ValueError, match=r"spaces: expected at least 2 levels"):
+        MultigridProcessor(hierarchy_spaces[:1])
