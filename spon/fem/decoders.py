@@ -67,6 +67,12 @@ class DirichletDecoder(Decoder):
     ``u_I = -K_II⁻¹ K_IB g`` (stiffness ``K``, batched CG in torch), so the
     network only has to learn a field that vanishes on the boundary.
 
+    ``interior="values"`` takes the interior DOFs from ``x``;
+    ``interior="inverse_laplacian"`` reads ``x`` as a source ``s`` and sets
+    ``u_I = K_II⁻¹ (M s)_I``: the discrete Green's operator of ``-Δ`` with
+    homogeneous Dirichlet data. The network then predicts ``-Δu``, a local
+    quantity, and the decoder does the global, smoothing part exactly.
+
     Examples
     --------
     >>> import firedrake as fd, torch
@@ -77,15 +83,19 @@ class DirichletDecoder(Decoder):
     True
     """
 
-    def __init__(self, V, bcs, lifting: str = "boundary"):
+    def __init__(self, V, bcs, lifting: str = "boundary", interior: str = "values"):
         super().__init__(V, SpaceLayout(V).dim)
         bcs = [bcs] if isinstance(bcs, fd.DirichletBC) else list(bcs)
         if not bcs:
             raise ValueError("bcs: expected at least one DirichletBC")
         if lifting not in ("boundary", "harmonic"):
             raise ValueError(f"lifting: expected 'boundary' or 'harmonic', got {lifting!r}")
-        if lifting == "harmonic" and (len(V) > 1 or V.ufl_element().sobolev_space.name not in ("H1", "H2")):
-            raise ValueError(f"lifting: 'harmonic' needs a non-mixed H1-conforming space, got {V.ufl_element()}")
+        if interior not in ("values", "inverse_laplacian"):
+            raise ValueError(f"interior: expected 'values' or 'inverse_laplacian', got {interior!r}")
+        needs_k = lifting == "harmonic" or interior == "inverse_laplacian"
+        if needs_k and (len(V) > 1 or V.ufl_element().sobolev_space.name not in ("H1", "H2")):
+            raise ValueError(f"lifting, interior: 'harmonic' and 'inverse_laplacian' need a non-mixed "
+                             f"H1-conforming space, got {V.ufl_element()}")
         ones, data = fd.Function(V), fd.Function(V)
         with ones.dat.vec_wo as v:
             v.set(1.0)
@@ -101,11 +111,11 @@ class DirichletDecoder(Decoder):
             on_boundary = torch.as_tensor(v.array_r == 0.0)
         with data.dat.vec_ro as v:
             data_vals = torch.as_tensor(v.array_r.copy())
-        self.bcs, self.lifting = bcs, lifting
+        self.bcs, self.lifting, self.interior = bcs, lifting, interior
         bdofs = torch.nonzero(on_boundary).flatten()
         self.register_buffer("mask", on_boundary)
         self.register_buffer("boundary_dofs", bdofs)
-        if lifting == "harmonic":
+        if needs_k:
             idofs = torch.nonzero(~on_boundary).flatten()
             K = assembly.stiffness_matrix(V)
             pos = torch.full((self.in_dim,), -1, dtype=torch.long)
@@ -120,6 +130,8 @@ class DirichletDecoder(Decoder):
                     check_invariants=False).coalesce())
             self.register_buffer("interior_dofs", idofs)
             self.register_buffer("K_II_inv_diag", 1.0 / diagonal(self.K_II))
+            if interior == "inverse_laplacian":
+                self.register_buffer("M", assembly.mass_matrix(V))
         self.register_buffer("lift", self._lift(data_vals[bdofs].unsqueeze(0))[0])
 
     @property
@@ -152,6 +164,10 @@ class DirichletDecoder(Decoder):
                 raise ValueError(f"g: expected batch size {x.shape[0]} (as x), got {gb.shape[0]}")
             check_finite(gb, "g")
             lift = self._lift(gb)
+        if self.interior == "inverse_laplacian":
+            sI = spmv(self.M, x)[:, self.interior_dofs]
+            x = torch.zeros_like(x).index_copy(1, self.interior_dofs,
+                                               spd_solve(self.K_II, sI, self.K_II_inv_diag))
         # on the boundary: the data, bit for bit; inside: lift + x
         return self.out_layout.natural(torch.where(self.mask, lift, lift + x))
 

@@ -69,7 +69,8 @@ def build_spon(spec: dict):
     kind = dec.pop("kind", None)
     if kind == "dirichlet":
         bc = fd.DirichletBC(V, float(dec.get("value", 0.0)), dec.get("boundary", "on_boundary"))
-        decoder = DirichletDecoder(V, bc, lifting=dec.get("lifting", "boundary"))
+        decoder = DirichletDecoder(V, bc, lifting=dec.get("lifting", "boundary"),
+                                   interior=dec.get("interior", "values"))
     elif kind == "coefficients":
         decoder = CoefficientDecoder(V)
     else:

@@ -44,13 +44,30 @@ class SPON(nn.Module):
 
     @torch.no_grad()
     def fit_scales(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
-        """Set ``input_scale`` from inputs ``x`` and ``output_scale`` from outputs ``y``."""
+        """Set ``input_scale`` from inputs ``x`` and ``output_scale`` from outputs ``y``.
+
+        ``output_scale`` makes a unit processor output (all ones; white noise if
+        the decoder maps ones to zero) decode to fields of the size of ``y``,
+        whatever linear map the decoder applies.
+        """
         self.fit_input_scale(x)
-        if y is not None:
-            s = y.std().item()
-            if not (s > 0):
-                raise ValueError(f"y: expected outputs with positive spread, got std {s}")
-            self.output_scale.fill_(s)
+        if y is None:
+            return
+        d = self.decoder
+        zero = torch.zeros(1, d.in_dim, dtype=self.output_scale.dtype, device=self.output_scale.device)
+        base = d(zero).reshape(1, -1)
+        gen = torch.Generator(device="cpu").manual_seed(0)
+        unit = None
+        for probe in (torch.ones_like(zero),
+                      torch.randn(zero.shape, generator=gen, dtype=zero.dtype).to(zero.device)):
+            r = (d(probe).reshape(1, -1) - base).pow(2).mean().sqrt().item()
+            if r > 0:
+                unit = r
+                break
+        target = (y.reshape(len(y), -1) - base).pow(2).mean().sqrt().item()
+        if not (unit and target > 0):
+            raise ValueError("y: expected outputs that differ from the decoder's lift")
+        self.output_scale.fill_(target / unit)
 
     def forward(self, x, *decoder_args, as_functions: bool = False, **decoder_kwargs):
         if isinstance(x, fd.Function) or (isinstance(x, Sequence) and x and isinstance(x[0], fd.Function)):
