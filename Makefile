@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 export OMP_NUM_THREADS := 1
 
-.PHONY: install test demo clean-venv
+.PHONY: install test demo demo-poisson bench-darcy clean-venv
 
 install:
 	bash scripts/install.sh
@@ -12,7 +12,15 @@ test: install
 	$(PY) -m pytest -q
 
 demo: install
+	$(PY) demos/darcy_mg.py
+
+demo-poisson: install
 	$(PY) demos/poisson_mlp.py
+
+# benchmarks need neuraloperator (the FNO baseline), kept out of the runtime dependencies
+bench-darcy: install
+	$(PY) -m pip install -q -e ".[bench]"
+	$(PY) benchmarks/darcy.py --quick
 
 clean-venv:
 	rm -rf .venv

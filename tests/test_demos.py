@@ -22,3 +22,13 @@ def test_poisson_mlp_demo_learns_with_exact_bcs(tmp_path):
     assert rel < 0.5  # learned something: the zero-interior guess has error ~1
     assert (tmp_path / "poisson_mlp.png").stat().st_size > 10_000
     assert (tmp_path / "poisson_mlp.pvd").is_file()
+
+
+def test_darcy_mg_demo_runs_with_exact_bcs(tmp_path):
+    demo = _load("darcy_mg")
+    rel, bnd = demo.main(["--h", "0.25", "--n-train", "16", "--n-test", "4", "--epochs", "3",
+                          "--width", "8", "--out", str(tmp_path)])
+    assert bnd == 0.0
+    assert rel < 1.0  # better than predicting zero
+    for name in ("darcy_mg.png", "darcy_mg_hierarchy.png", "darcy_mg.pvd", "last.pt"):
+        assert (tmp_path / name).is_file(), name

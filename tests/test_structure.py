@@ -137,3 +137,22 @@ def test_harmonic_lifting_gradcheck(small_mesh):
     x = torch.randn(2, V.dim(), generator=g, dtype=torch.float64, requires_grad=True)
     gb = torch.randn(2, dec.n_boundary, generator=g, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a, b: dec(a, b), (x, gb))
+
+
+def test_inverse_laplacian_interior_is_the_dirichlet_green_operator(spaces, rng):
+    """u = D(s) solves -Δu = s (weakly, Galerkin) with u = g on the boundary, exactly."""
+    V = spaces["scalar"]
+    x, y = fd.SpatialCoordinate(V.mesh())
+    bc = fd.DirichletBC(V, x + y, "on_boundary")
+    dec = DirichletDecoder(V, bc, lifting="harmonic", interior="inverse_laplacian")
+    s = torch.randn(2, V.dim(), generator=rng, dtype=torch.float64)
+    for si, u in zip(s, dec.decode(s)):
+        src = fd.Function(V)
+        src.dat.data[:] = si.numpy()
+        want = fd.Function(V)
+        w, v = fd.TrialFunction(V), fd.TestFunction(V)
+        fd.solve(fd.inner(fd.grad(w), fd.grad(v)) * fd.dx == src * v * fd.dx, want, bcs=bc)
+        assert fd.errornorm(want, u) <= 1e-9 * fd.norm(want)
+    out = dec(s)
+    target = torch.tensor(fd.Function(V).interpolate(x + y).dat.data_ro)[dec.boundary_dofs]
+    assert torch.equal(out[:, dec.boundary_dofs], target.expand(2, -1))

@@ -1,0 +1,7 @@
+"""Physics coupling: FE functionals of network outputs with per-sample adjoints."""
+from .batched import BatchSpace
+from .functionals import EnergyFunctional, FEFunctional, ReducedFunctional, ResidualFunctional, fe_functional
+from .losses import HybridLoss
+
+__all__ = ["BatchSpace", "FEFunctional", "EnergyFunctional", "ResidualFunctional", "ReducedFunctional",
+           "fe_functional", "HybridLoss"]

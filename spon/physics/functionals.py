@@ -1,0 +1,255 @@
+"""FE functionals of network outputs, evaluated and differentiated per sample.
+
+Every class here maps a batch ``u`` of shape ``(B, V.dim())`` (and optional
+per-sample data on other FE spaces) to ``J`` of shape ``(B,)`` through
+:func:`fe_functional`, a ``torch.autograd.Function`` whose backward uses each
+sample's own gradient, computed right after that sample's evaluation (never a
+stale tape state).
+
+* :class:`EnergyFunctional` — ``J_b = E(u_b; m_b)`` for an energy 0-form;
+* :class:`ResidualFunctional` — ``J_b = ‖F(u_b; m_b)‖²`` of a residual 1-form,
+  in ℓ² of the assembled vector without BC rows or in a dual norm (Riesz map
+  by the mass, stiffness or H¹ matrix, factorised once);
+* :class:`ReducedFunctional` — any pyadjoint-annotated computation, e.g. solve
+  a PDE with the network output as coefficient, then a misfit. The tape is
+  recorded once and replayed per sample.
+
+Energies and residuals are assembled for the whole batch in one kernel call
+(:class:`~spon.physics.batched.BatchSpace`): forms are built once per batch
+size and reused across samples and steps.
+"""
+from __future__ import annotations
+
+import firedrake as fd
+import numpy as np
+import torch
+import ufl
+
+from ..fem.checks import check_finite, check_tensor
+from .batched import BatchSpace
+
+__all__ = ["FEFunctional", "EnergyFunctional", "ResidualFunctional", "ReducedFunctional", "fe_functional"]
+
+_LU = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+
+
+class _Bridge(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, functional, u, *data):
+        J, grads = functional.evaluate(u, data, ctx.needs_input_grad[1:])
+        ctx.grads = [None if g is None else g.to(device=u.device, dtype=u.dtype) for g in grads]
+        return J.to(device=u.device, dtype=u.dtype)
+
+    @staticmethod
+    def backward(ctx, gJ):
+        return (None, *[None if g is None else gJ.unsqueeze(1) * g for g in ctx.grads])
+
+
+def fe_functional(functional, u, *data):
+    """``J = functional(u, *data)`` with per-sample gradients for autograd."""
+    return _Bridge.apply(functional, u, *data)
+
+
+class FEFunctional:
+    """Base: network output space ``V`` and per-sample data spaces ``data_spaces``."""
+
+    def __init__(self, V, data_spaces=()):
+        self.V, self.data_spaces = V, list(data_spaces)
+
+    def _check(self, u, data):
+        check_tensor(u, "u", shape=(self.V.dim(),))
+        check_finite(u, "u")
+        if len(data) != len(self.data_spaces):
+            raise ValueError(f"data: expected {len(self.data_spaces)} per-sample fields, got {len(data)}")
+        for i, (d, W) in enumerate(zip(data, self.data_spaces)):
+            check_tensor(d, f"data[{i}]", shape=(W.dim(),))
+            check_finite(d, f"data[{i}]")
+            if d.shape[0] != u.shape[0]:
+                raise ValueError(f"data[{i}]: expected batch size {u.shape[0]} (as u), got {d.shape[0]}")
+
+    def __call__(self, u, *data) -> torch.Tensor:
+        self._check(u, data)
+        return fe_functional(self, u, *data)
+
+    def evaluate(self, u, data, need_grad):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class _BatchedForms(FEFunctional):
+    """Shared machinery: batched Functions for u and data, cached per batch size."""
+
+    def __init__(self, V, data_spaces=()):
+        super().__init__(V, data_spaces)
+        self._cache = {}
+
+    def _batch(self, B):
+        if B not in self._cache:
+            spaces = [BatchSpace(self.V, B)] + [BatchSpace(W, B) for W in self.data_spaces]
+            funcs = [fd.Function(s.W) for s in spaces]
+            self._cache[B] = self._build(spaces, funcs)
+        return self._cache[B]
+
+    def _load(self, entry, u, data):
+        for s, f, x in zip(entry["spaces"], entry["funcs"], (u, *data)):
+            s.set(f, x)
+
+
+class EnergyFunctional(_BatchedForms):
+    """``J_b = ∫ e(u_b, m_b)``: ``energy(u, *m)`` returns the 0-form of one sample.
+
+    Examples
+    --------
+    >>> import firedrake as fd, torch
+    >>> V = fd.FunctionSpace(fd.UnitSquareMesh(4, 4), "CG", 1)
+    >>> E = EnergyFunctional(V, lambda u: 0.5 * fd.inner(fd.grad(u), fd.grad(u)) * fd.dx)
+    >>> E(torch.zeros(2, V.dim(), dtype=torch.float64)).tolist()
+    [0.0, 0.0]
+    """
+
+    def __init__(self, V, energy, data_spaces=()):
+        super().__init__(V, data_spaces)
+        self.energy = energy
+
+    def _build(self, spaces, funcs):
+        B = spaces[0].B
+        R = fd.VectorFunctionSpace(self.V.mesh(), "R", 0, dim=B)
+        q = fd.TestFunction(R)
+        per = [self.energy(*(s.sample(f, b) for s, f in zip(spaces, funcs))) for b in range(B)]
+        # Σ_b J_b q_b assembles to the vector (J_b); Σ_b J_b differentiates to (dJ_b/du_b)
+        values = sum(_times(Jb, q[b]) for b, Jb in enumerate(per))
+        total = sum(per)
+        grads = [fd.derivative(total, f) for f in funcs]
+        return {"spaces": spaces, "funcs": funcs, "values": values, "grads": grads}
+
+    def evaluate(self, u, data, need_grad):
+        e = self._batch(u.shape[0])
+        self._load(e, u, data)
+        J = torch.as_tensor(fd.assemble(e["values"]).dat.data_ro.copy()).reshape(-1)
+        grads = [s.get(fd.assemble(g)) if n else None for s, g, n in zip(e["spaces"], e["grads"], need_grad)]
+        return J, grads
+
+
+def _times(form, c):
+    """Multiply every integral of a 0-form by the expression ``c``."""
+    return ufl.Form([itg.reconstruct(integrand=itg.integrand() * c) for itg in form.integrals()])
+
+
+class ResidualFunctional(_BatchedForms):
+    """``J_b = ‖F(u_b; m_b)‖²`` for a residual 1-form ``residual(u, v, *m)``.
+
+    Parameters
+    ----------
+    V : the network output space (trial and test space of the residual)
+    residual : callable ``(u, v, *m) -> 1-form`` for one sample
+    bcs : DirichletBCs whose rows are removed from the residual
+    norm : ``"l2"`` (Euclidean norm of the assembled vector), ``"L2"``, ``"H1"``
+        or ``"H1_semi"`` (dual norms ``rᵀ A⁻¹ r`` with the mass, M + K or K matrix,
+        homogeneous BCs, factorised once)
+    """
+
+    def __init__(self, V, residual, bcs=(), norm: str = "L2", data_spaces=()):
+        if norm not in ("l2", "L2", "H1", "H1_semi"):
+            raise ValueError(f"norm: expected 'l2', 'L2', 'H1' or 'H1_semi', got {norm!r}")
+        super().__init__(V, data_spaces)
+        self.residual, self.bcs, self.norm = residual, list(bcs), norm
+        self.bdofs = np.unique(np.concatenate([_bc_dofs(bc, V) for bc in self.bcs])) if self.bcs else None
+        if norm != "l2":
+            p, q = fd.TrialFunction(V), fd.TestFunction(V)
+            forms = {"L2": fd.inner(p, q) * fd.dx,
+                     "H1_semi": fd.inner(fd.grad(p), fd.grad(q)) * fd.dx,
+                     "H1": (fd.inner(p, q) + fd.inner(fd.grad(p), fd.grad(q))) * fd.dx}
+            A = fd.assemble(forms[norm], bcs=_homogeneous(self.bcs))
+            self._riesz = fd.LinearSolver(A, solver_parameters=_LU)
+            self._r, self._w = fd.Cofunction(V.dual()), fd.Function(V)
+
+    def _build(self, spaces, funcs):
+        B = spaces[0].B
+        v = fd.TestFunction(spaces[0].W)
+        F = sum(self.residual(*((spaces[0].sample(funcs[0], b), spaces[0].sample(v, b)) +
+                                tuple(s.sample(f, b) for s, f in zip(spaces[1:], funcs[1:]))))
+                for b in range(B))
+        w = fd.Function(spaces[0].W)
+        grads = [fd.action(fd.adjoint(fd.derivative(F, f)), w) for f in funcs]
+        return {"spaces": spaces, "funcs": funcs, "F": F, "w": w, "grads": grads}
+
+    def evaluate(self, u, data, need_grad):
+        e = self._batch(u.shape[0])
+        self._load(e, u, data)
+        s0 = e["spaces"][0]
+        r = s0.get(fd.assemble(e["F"])).numpy().copy()
+        if self.bdofs is not None:
+            r[:, self.bdofs] = 0.0
+        if self.norm == "l2":
+            w = r
+        else:
+            w = np.empty_like(r)
+            for b in range(r.shape[0]):
+                with self._r.dat.vec_wo as rv:
+                    rv.array[:] = r[b]
+                self._riesz.solve(self._w, self._r)
+                with self._w.dat.vec_ro as wv:
+                    w[b] = wv.array_r
+        J = torch.as_tensor(np.einsum("bi,bi->b", r, w))
+        grads = [None] * len(e["funcs"])
+        if any(need_grad):
+            s0.set(e["w"], torch.as_tensor(2.0 * w))
+            grads = [s.get(fd.assemble(g)) if n else None for s, g, n in zip(e["spaces"], e["grads"], need_grad)]
+        return J, grads
+
+
+def _homogeneous(bcs):
+    return [fd.DirichletBC(bc.function_space(), fd.zero(bc.function_space().value_shape), bc.sub_domain)
+            for bc in bcs]
+
+
+def _bc_dofs(bc, V):
+    """Flat (PETSc-order) indices of the DOFs a DirichletBC on ``V`` (or a component) fixes."""
+    ones = fd.Function(V)
+    with ones.dat.vec_wo as v:
+        v.set(1.0)
+    bc.zero(ones)
+    with ones.dat.vec_ro as v:
+        return np.flatnonzero(v.array_r == 0.0)
+
+
+class ReducedFunctional(FEFunctional):
+    """Any computation pyadjoint can annotate: ``fn(u, *m) -> AdjFloat``.
+
+    The tape is recorded once on placeholder Functions; each sample is a replay
+    followed at once by its adjoint, so every gradient belongs to its sample.
+    This is the PDE-constrained setting: ``fn`` may ``solve`` with ``u`` as a
+    coefficient and return a misfit.
+    """
+
+    def __init__(self, V, fn, data_spaces=()):
+        super().__init__(V, data_spaces)
+        from firedrake.adjoint import Control, ReducedFunctional as RF, Tape, continue_annotation, \
+            pause_annotation, set_working_tape
+
+        self._u = fd.Function(V)
+        self._m = [fd.Function(W) for W in self.data_spaces]
+        self.tape = Tape()
+        with set_working_tape(self.tape):
+            continue_annotation()
+            try:
+                J = fn(self._u, *self._m)
+            finally:
+                pause_annotation()
+            self.rf = RF(J, [Control(self._u)] + [Control(m) for m in self._m], tape=self.tape)
+
+    def evaluate(self, u, data, need_grad):
+        B = u.shape[0]
+        J = np.empty(B)
+        grads = [np.empty((B, W.dim())) if n else None for W, n in zip([self.V] + self.data_spaces, need_grad)]
+        fu = [fd.Function(self.V)] + [fd.Function(W) for W in self.data_spaces]
+        for b in range(B):
+            for f, x in zip(fu, (u, *data)):
+                with f.dat.vec_wo as v:
+                    v.array[:] = x[b].detach().cpu().double().numpy()
+            J[b] = float(self.rf(fu))
+            if any(need_grad):
+                for g, d in zip(grads, self.rf.derivative()):  # this sample's state, right now
+                    if g is not None:
+                        with d.dat.vec_ro as v:
+                            g[b] = v.array_r
+        return torch.as_tensor(J), [None if g is None else torch.as_tensor(g) for g in grads]

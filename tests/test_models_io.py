@@ -1,0 +1,105 @@
+"""Checkpoints rebuild models in a fresh process; training is seeded; models move meshes."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from spon.data import DarcyProblem
+from spon.mesh import MeshSpec
+from spon.models import build_spon, load_checkpoint, save_checkpoint
+from spon.training import Trainer
+
+MS = MeshSpec("unit_square", 0.25, 2)
+SPEC = {"mesh": MS.to_dict(), "input": {"family": "DG", "degree": 0}, "output": {"family": "CG", "degree": 1},
+        "encoder": "l2", "decoder": {"kind": "dirichlet", "value": 0.0},
+        "processor": {"kind": "mg", "width": 8, "coarse_width": 8, "smooth": 1, "coarse_layers": 1}}
+
+
+@pytest.fixture(scope="module")
+def darcy_data():
+    prob = DarcyProblem(MS)
+    x = prob.sample_inputs(12, seed=0)
+    return prob, x, prob.solve(x, progress=False)
+
+
+def test_checkpoint_round_trip_in_fresh_process(tmp_path, darcy_data):
+    prob, x, y = darcy_data
+    model = build_spon(SPEC)
+    Trainer(model, epochs=1, batch_size=4, progress=False).fit((x, y))
+    save_checkpoint(model, tmp_path / "m.pt")
+    torch.save(x, tmp_path / "x.pt")
+    with torch.no_grad():
+        want = model(x)
+    code = (
+        "import torch; from spon.models import load_checkpoint\n"
+        f"m = load_checkpoint({str(tmp_path / 'm.pt')!r})\n"
+        f"x = torch.load({str(tmp_path / 'x.pt')!r})\n"
+        f"torch.save(m(x).detach(), {str(tmp_path / 'y.pt')!r})\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300,
+                   env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    got = torch.load(tmp_path / "y.pt")
+    assert torch.equal(got, want)
+
+
+def test_checkpoint_carries_the_spec(tmp_path):
+    model = build_spon(SPEC)
+    path = save_checkpoint(model, tmp_path / "m.pt")
+    m2, ckpt = load_checkpoint(path, with_state=True)
+    assert ckpt["spec"]["processor"]["levels"] == 3
+    assert json.dumps(ckpt["spec"], sort_keys=True) == json.dumps(m2.spec, sort_keys=True)
+
+
+def test_bad_checkpoints(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"path: expected a spon checkpoint"):
+        load_checkpoint(tmp_path / "none.pt")
+    (tmp_path / "junk.pt").write_bytes(b"\x00garbage")
+    with pytest.raises(ValueError, match=r"path: .* is not a readable checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match=r"is not a spon checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def test_bad_spec():
+    with pytest.raises(ValueError, match=r"spec\['processor'\]\['kind'\]: expected"):
+        build_spon({**SPEC, "processor": {"kind": "transformer"}})
+    with pytest.raises(ValueError, match=r"spec: missing key 'decoder'"):
+        build_spon({k: v for k, v in SPEC.items() if k != "decoder"})
+
+
+def test_training_is_seeded_and_learns(darcy_data):
+    prob, x, y = darcy_data
+    runs = []
+    for _ in range(2):
+        model = build_spon(SPEC)
+        tr = Trainer(model, epochs=4, batch_size=4, lr=3e-3, seed=7, progress=False)
+        hist = tr.fit((x[:8], y[:8]), (x[8:], y[8:]))
+        runs.append((model.state_dict(), hist))
+    sd1, sd2 = runs[0][0], runs[1][0]
+    assert all(torch.equal(sd1[k].to_dense() if sd1[k].is_sparse else sd1[k],
+                           sd2[k].to_dense() if sd2[k].is_sparse else sd2[k]) for k in sd1)
+    assert runs[0][1]["train_loss"][-1] < runs[0][1]["train_loss"][0]
+
+
+def test_trainer_checkpoints(tmp_path, darcy_data):
+    prob, x, y = darcy_data
+    model = build_spon(SPEC)
+    Trainer(model, epochs=2, batch_size=6, checkpoint_dir=tmp_path, checkpoint_every=1,
+            progress=False).fit((x[:8], y[:8]), (x[8:], y[8:]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]
+    assert load_checkpoint(tmp_path / "last.pt", with_state=True)[1]["epoch"] == 2
+
+
+def test_model_moves_to_a_refined_mesh(darcy_data):
+    prob, x, y = darcy_data
+    model = build_spon(SPEC)
+    fine = model.with_mesh(MS.refined().to_dict())
+    assert fine.decoder.V.dim() > model.decoder.V.dim()
+    for k, v in model.processor.state_dict().items():
+        assert torch.equal(v, fine.processor.state_dict()[k])
+    fprob = DarcyProblem(MS.refined())
+    out = fine(fprob.sample_inputs(2, seed=0))
+    assert out.shape == (2, fprob.output_space.dim())
+    assert torch.all(out[:, fine.decoder.boundary_dofs] == 0)
