@@ -33,7 +33,8 @@ def test_checkpoint_round_trip_in_fresh_process(tmp_path, darcy_data):
     with torch.no_grad():
         want = model(x)
     code = (
-        "import torch; from spon.models import load_checkpoint\n"
+        f"import torch; torch.set_num_threads({torch.get_num_threads()})  # same reduction order\n"
+        "from spon.models import load_checkpoint\n"
         f"m = load_checkpoint({str(tmp_path / 'm.pt')!r})\n"
         f"x = torch.load({str(tmp_path / 'x.pt')!r})\n"
         f"torch.save(m(x).detach(), {str(tmp_path / 'y.pt')!r})\n")

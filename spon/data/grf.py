@@ -81,6 +81,7 @@ class MaternGRF:
             b = self.tau * noise.sample(tensor=self._rhs).dat.data_ro.copy()
             for k in range(self.n_solves):
                 self._rhs.dat.data_wo[:] = b
+                self._sol.zero()  # the solver updates u ← u + δu: start from 0 for bitwise repeatability
                 self._solver.solve()
                 if k + 1 < self.n_solves:
                     with self._sol.dat.vec_ro as x, self._rhs.dat.vec_wo as y:

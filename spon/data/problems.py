@@ -47,6 +47,7 @@ class Problem:
         for i in tqdm(range(x.shape[0]), desc=f"{self.name} solves", disable=not progress):
             with self._input.dat.vec_wo as v:
                 v.array[:] = x[i].numpy()
+            self._output.zero()  # the solver updates u ← u + δu: start from 0 for bitwise repeatability
             self._solver.solve()
             with self._output.dat.vec_ro as v:
                 out[i] = v.array_r

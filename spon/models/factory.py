@@ -12,7 +12,8 @@ Example spec (Darcy: κ ∈ DG0 -> u ∈ CG1 with u = 0 on ∂Ω)::
 
 ``encoder`` is one of ``coefficients``, ``moments``, ``l2``, ``interpolate``
 (into the output space); ``processor.kind`` one of ``mlp``, ``graph``, ``mg``
-(the rest of that dict are the processor's keyword arguments).
+(the rest of that dict are the processor's keyword arguments). ``seed``
+(default 0) seeds the weight initialisation, so a spec fixes the initial model.
 """
 from __future__ import annotations
 
@@ -78,23 +79,28 @@ def build_spon(spec: dict):
 
     proc = dict(spec["processor"])
     pkind = proc.pop("kind", None)
-    if pkind == "mlp":
-        processor = MLPProcessor(V.dim(), V.dim(), **proc)
-    elif pkind == "graph":
-        processor = GraphProcessor(V, **proc)
-    elif pkind == "mg":
-        levels = int(proc.pop("levels", len(hier)))
-        if levels > len(hier):
-            raise ValueError(f"spec['processor']['levels']: the mesh has {len(hier)} levels, asked for {levels}")
-        spec["processor"]["levels"] = levels  # fixed from now on, so the model can move meshes
-        family, degree = spec["output"]["family"], int(spec["output"]["degree"])
-        processor = MultigridProcessor([fd.FunctionSpace(m, family, degree) for m in hier[-levels:]], **proc)
-    else:
-        raise ValueError(f"spec['processor']['kind']: expected 'mlp', 'graph' or 'mg', got {pkind!r}")
-
+    spec.setdefault("seed", 0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(spec["seed"]))
+        processor = _processor(pkind, proc, spec, hier, V)
     model = SPON(encoder, processor, decoder)
     dtype = spec.get("dtype", "float64")
     if dtype not in _DTYPES:
         raise ValueError(f"spec['dtype']: expected 'float32' or 'float64', got {dtype!r}")
     model.spec = spec
     return model.to(_DTYPES[dtype])
+
+
+def _processor(pkind, proc, spec, hier, V):
+    if pkind == "mlp":
+        return MLPProcessor(V.dim(), V.dim(), **proc)
+    if pkind == "graph":
+        return GraphProcessor(V, **proc)
+    if pkind == "mg":
+        levels = int(proc.pop("levels", len(hier)))
+        if levels > len(hier):
+            raise ValueError(f"spec['processor']['levels']: the mesh has {len(hier)} levels, asked for {levels}")
+        spec["processor"]["levels"] = levels  # fixed from now on, so the model can move meshes
+        family, degree = spec["output"]["family"], int(spec["output"]["degree"])
+        return MultigridProcessor([fd.FunctionSpace(m, family, degree) for m in hier[-levels:]], **proc)
+    raise ValueError(f"spec['processor']['kind']: expected 'mlp', 'graph' or 'mg', got {pkind!r}")
