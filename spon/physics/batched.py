@@ -43,8 +43,10 @@ class BatchSpace:
     def set(self, f: fd.Function, x: torch.Tensor) -> None:
         """Write ``x`` of shape ``(B, V.dim())`` into the batched Function ``f``."""
         xv = x.detach().to("cpu", torch.float64).reshape((self.B, self.n_nodes) + tuple(self.V.value_shape))
-        f.dat.data_wo[...] = np.moveaxis(xv.numpy(), 0, 1)
+        data = f.dat.data_wo
+        data[...] = np.moveaxis(xv.numpy(), 0, 1).reshape(data.shape)
 
     def get(self, f) -> torch.Tensor:
         """Read a batched Function/Cofunction as ``(B, V.dim())``."""
-        return torch.as_tensor(np.ascontiguousarray(np.moveaxis(f.dat.data_ro, 1, 0))).reshape(self.B, -1)
+        data = f.dat.data_ro.reshape((self.n_nodes, self.B) + tuple(self.V.value_shape))
+        return torch.as_tensor(np.moveaxis(data, 1, 0).copy()).reshape(self.B, -1)

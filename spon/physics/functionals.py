@@ -16,7 +16,11 @@ stale tape state).
 
 Energies and residuals are assembled for the whole batch in one kernel call
 (:class:`~spon.physics.batched.BatchSpace`): forms are built once per batch
-size and reused across samples and steps.
+size and reused across samples and steps. Values and derivatives use one
+quadrature degree (that of the value form, or ``quadrature_degree``), so the
+gradient is the exact derivative of the discrete functional even for
+non-polynomial integrands; for :class:`ReducedFunctional` pass ``dx(degree=...)``
+in your forms for the same reason.
 """
 from __future__ import annotations
 
@@ -78,9 +82,20 @@ class FEFunctional:
 class _BatchedForms(FEFunctional):
     """Shared machinery: batched Functions for u and data, cached per batch size."""
 
-    def __init__(self, V, data_spaces=()):
+    def __init__(self, V, data_spaces=(), quadrature_degree=None):
         super().__init__(V, data_spaces)
         self._cache = {}
+        self.quadrature_degree = quadrature_degree
+
+    def _fcp(self, form):
+        """One quadrature degree for a form and its derivatives."""
+        deg = self.quadrature_degree
+        if deg is None:
+            from ufl.algorithms import estimate_total_polynomial_degree
+            from ufl.algorithms.apply_algebra_lowering import apply_algebra_lowering
+            deg = max(estimate_total_polynomial_degree(itg.integrand())
+                      for itg in apply_algebra_lowering(form).integrals())
+        return {"quadrature_degree": int(deg)}
 
     def _batch(self, B):
         if B not in self._cache:
@@ -106,26 +121,28 @@ class EnergyFunctional(_BatchedForms):
     [0.0, 0.0]
     """
 
-    def __init__(self, V, energy, data_spaces=()):
-        super().__init__(V, data_spaces)
+    def __init__(self, V, energy, data_spaces=(), quadrature_degree=None):
+        super().__init__(V, data_spaces, quadrature_degree)
         self.energy = energy
 
     def _build(self, spaces, funcs):
         B = spaces[0].B
-        R = fd.VectorFunctionSpace(self.V.mesh(), "R", 0, dim=B)
-        q = fd.TestFunction(R)
+        # DG0 test functions are cell indicators: Σ_b ∫ e_b q_b assembles to per-cell
+        # integrals whose column sums are J_b; Σ_b J_b differentiates to (dJ_b/du_b)
+        q = fd.TestFunction(fd.VectorFunctionSpace(self.V.mesh(), "DG", 0, dim=B))
         per = [self.energy(*(s.sample(f, b) for s, f in zip(spaces, funcs))) for b in range(B)]
-        # Σ_b J_b q_b assembles to the vector (J_b); Σ_b J_b differentiates to (dJ_b/du_b)
         values = sum(_times(Jb, q[b]) for b, Jb in enumerate(per))
         total = sum(per)
         grads = [fd.derivative(total, f) for f in funcs]
-        return {"spaces": spaces, "funcs": funcs, "values": values, "grads": grads}
+        return {"spaces": spaces, "funcs": funcs, "values": values, "grads": grads, "fcp": self._fcp(total)}
 
     def evaluate(self, u, data, need_grad):
         e = self._batch(u.shape[0])
         self._load(e, u, data)
-        J = torch.as_tensor(fd.assemble(e["values"]).dat.data_ro.copy()).reshape(-1)
-        grads = [s.get(fd.assemble(g)) if n else None for s, g, n in zip(e["spaces"], e["grads"], need_grad)]
+        fcp = e["fcp"]
+        J = torch.as_tensor(fd.assemble(e["values"], form_compiler_parameters=fcp).dat.data_ro.sum(axis=0))
+        grads = [s.get(fd.assemble(g, form_compiler_parameters=fcp)) if n else None
+                 for s, g, n in zip(e["spaces"], e["grads"], need_grad)]
         return J, grads
 
 
@@ -147,10 +164,10 @@ class ResidualFunctional(_BatchedForms):
         homogeneous BCs, factorised once)
     """
 
-    def __init__(self, V, residual, bcs=(), norm: str = "L2", data_spaces=()):
+    def __init__(self, V, residual, bcs=(), norm: str = "L2", data_spaces=(), quadrature_degree=None):
         if norm not in ("l2", "L2", "H1", "H1_semi"):
             raise ValueError(f"norm: expected 'l2', 'L2', 'H1' or 'H1_semi', got {norm!r}")
-        super().__init__(V, data_spaces)
+        super().__init__(V, data_spaces, quadrature_degree)
         self.residual, self.bcs, self.norm = residual, list(bcs), norm
         self.bdofs = np.unique(np.concatenate([_bc_dofs(bc, V) for bc in self.bcs])) if self.bcs else None
         if norm != "l2":
@@ -170,13 +187,14 @@ class ResidualFunctional(_BatchedForms):
                 for b in range(B))
         w = fd.Function(spaces[0].W)
         grads = [fd.action(fd.adjoint(fd.derivative(F, f)), w) for f in funcs]
-        return {"spaces": spaces, "funcs": funcs, "F": F, "w": w, "grads": grads}
+        return {"spaces": spaces, "funcs": funcs, "F": F, "w": w, "grads": grads, "fcp": self._fcp(F)}
 
     def evaluate(self, u, data, need_grad):
         e = self._batch(u.shape[0])
         self._load(e, u, data)
         s0 = e["spaces"][0]
-        r = s0.get(fd.assemble(e["F"])).numpy().copy()
+        fcp = e["fcp"]
+        r = s0.get(fd.assemble(e["F"], form_compiler_parameters=fcp)).numpy().copy()
         if self.bdofs is not None:
             r[:, self.bdofs] = 0.0
         if self.norm == "l2":
@@ -193,7 +211,8 @@ class ResidualFunctional(_BatchedForms):
         grads = [None] * len(e["funcs"])
         if any(need_grad):
             s0.set(e["w"], torch.as_tensor(2.0 * w))
-            grads = [s.get(fd.assemble(g)) if n else None for s, g, n in zip(e["spaces"], e["grads"], need_grad)]
+            grads = [s.get(fd.assemble(g, form_compiler_parameters=fcp)) if n else None
+                     for s, g, n in zip(e["spaces"], e["grads"], need_grad)]
         return J, grads
 
 
