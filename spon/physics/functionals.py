@@ -176,8 +176,15 @@ class ResidualFunctional(_BatchedForms):
                      "H1_semi": fd.inner(fd.grad(p), fd.grad(q)) * fd.dx,
                      "H1": (fd.inner(p, q) + fd.inner(fd.grad(p), fd.grad(q))) * fd.dx}
             A = fd.assemble(forms[norm], bcs=_homogeneous(self.bcs))
-            self._riesz = fd.LinearSolver(A, solver_parameters=_LU)
-            self._r, self._w = fd.Cofunction(V.dual()), fd.Function(V)
+            # one factorisation, then all B right-hand sides in one multi-RHS solve
+            from firedrake.petsc import PETSc
+            self._ksp = PETSc.KSP().create(comm=V.mesh().comm)
+            self._ksp.setOperators(A.petscmat)
+            self._ksp.setType("preonly")
+            pc = self._ksp.getPC()
+            pc.setType("lu")
+            pc.setFactorSolverType("mumps")
+            self._ksp.setUp()
 
     def _build(self, spaces, funcs):
         B = spaces[0].B
@@ -188,6 +195,20 @@ class ResidualFunctional(_BatchedForms):
         w = fd.Function(spaces[0].W)
         grads = [fd.action(fd.adjoint(fd.derivative(F, f)), w) for f in funcs]
         return {"spaces": spaces, "funcs": funcs, "F": F, "w": w, "grads": grads, "fcp": self._fcp(F)}
+
+    def _riesz_solve(self, r: np.ndarray) -> np.ndarray:
+        """``A⁻¹ r_b`` for all rows of ``r`` with the reused factorisation (KSPMatSolve)."""
+        from firedrake.petsc import PETSc
+        B, n = r.shape
+        rhs = PETSc.Mat().createDense((n, B), array=np.asfortranarray(r.T), comm=PETSc.COMM_SELF)
+        sol = PETSc.Mat().createDense((n, B), comm=PETSc.COMM_SELF)
+        sol.setUp()
+        try:
+            self._ksp.matSolve(rhs, sol)
+            return sol.getDenseArray().T.copy()
+        finally:
+            rhs.destroy()
+            sol.destroy()
 
     def evaluate(self, u, data, need_grad):
         e = self._batch(u.shape[0])
@@ -200,13 +221,7 @@ class ResidualFunctional(_BatchedForms):
         if self.norm == "l2":
             w = r
         else:
-            w = np.empty_like(r)
-            for b in range(r.shape[0]):
-                with self._r.dat.vec_wo as rv:
-                    rv.array[:] = r[b]
-                self._riesz.solve(self._w, self._r)
-                with self._w.dat.vec_ro as wv:
-                    w[b] = wv.array_r
+            w = self._riesz_solve(r)
         J = torch.as_tensor(np.einsum("bi,bi->b", r, w))
         grads = [None] * len(e["funcs"])
         if any(need_grad):
