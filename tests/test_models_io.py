@@ -104,3 +104,41 @@ def test_model_moves_to_a_refined_mesh(darcy_data):
     out = fine(fprob.sample_inputs(2, seed=0))
     assert out.shape == (2, fprob.output_space.dim())
     assert torch.all(out[:, fine.decoder.boundary_dofs] == 0)
+
+
+def test_physics_only_training_reduces_the_residual(darcy_data):
+    """No labels: the Darcy H⁻¹ residual of the predictions goes down, and the
+    error against the (unseen) solutions goes down with it."""
+    import firedrake as fd
+    from spon.fem import FENorm
+    from spon.physics import ResidualFunctional
+    prob, x, y = darcy_data
+    R = ResidualFunctional(prob.output_space,
+                           lambda u, v, k: k * fd.inner(fd.grad(u), fd.grad(v)) * fd.dx - v * fd.dx,
+                           bcs=prob.bcs, norm="H1", data_spaces=[prob.input_space])
+
+    def physics(pred, k):
+        with torch.no_grad():
+            J0 = R(torch.zeros_like(pred), k)
+        return R(pred, k) / J0
+
+    model = build_spon(SPEC)
+    tr = Trainer(model, epochs=6, batch_size=4, lr=3e-3, seed=0, progress=False)
+    model.fit_scales(x)
+    with torch.no_grad():
+        before = physics(model(x), x).mean().item()
+    tr.fit((x, None), physics=physics, output_scale=0.005)
+    with torch.no_grad():
+        after = physics(model(x), x).mean().item()
+        err = FENorm(prob.output_space).relative_error(model(x), y).mean().item()
+    assert after < 0.5 * before, (before, after)
+    assert err < 0.8
+
+
+def test_trainer_needs_labels_or_physics(darcy_data):
+    prob, x, y = darcy_data
+    tr = Trainer(build_spon(SPEC), epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"train: expected outputs, or a physics loss"):
+        tr.fit((x, None))
+    with pytest.raises(ValueError, match=r"labelled: expected a bool tensor of shape \(12,\)"):
+        tr.fit((x, y), labelled=torch.ones(3, dtype=torch.bool))

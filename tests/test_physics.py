@@ -72,7 +72,7 @@ def test_taylor_neo_hookean_energy(meshes):
     assert orders.min() > 1.9, orders
 
 
-@pytest.mark.parametrize("norm", ["l2", "L2", "H1"])
+@pytest.mark.parametrize("norm", ["l2", "L2", "H1", "L2_preconditioned"])
 def test_taylor_p_laplacian_residual_with_data(meshes, norm):
     """Residual of -div(κ|∇u|²∇u) = 1 with per-sample κ; gradients in u and κ."""
     V = fd.FunctionSpace(meshes["square"], "CG", 1)
@@ -110,6 +110,25 @@ def test_residual_dual_norm_matches_firedrake(meshes):
         fd.solve(fd.inner(p, q) * fd.dx == r, w, bcs=fd.DirichletBC(V, 0, "on_boundary"))
         want = fd.assemble(fd.action(r, w))
         assert abs(J[b].item() - want) <= 1e-10 * abs(want)
+
+
+def test_preconditioned_residual_is_the_l2_error_for_poisson(meshes):
+    """For -Δu = f the Laplace-preconditioned residual K⁻¹r is exactly u - u*."""
+    V = fd.FunctionSpace(meshes["square"], "CG", 2)
+    bc = fd.DirichletBC(V, 0, "on_boundary")
+    p, q = fd.TrialFunction(V), fd.TestFunction(V)
+    sol = fd.Function(V)
+    fd.solve(fd.inner(fd.grad(p), fd.grad(q)) * fd.dx == q * fd.dx, sol, bcs=bc)
+    R = ResidualFunctional(V, lambda u, v: fd.inner(fd.grad(u), fd.grad(v)) * fd.dx - v * fd.dx, bcs=[bc],
+                           norm="L2_preconditioned")
+    u = _batch(V, 3, seed=9)
+    u[:, bc.nodes] = 0.0
+    J = R(u)
+    for b in range(3):
+        f = fd.Function(V)
+        f.dat.data[:] = u[b].numpy()
+        want = fd.errornorm(sol, f, degree_rise=0) ** 2
+        assert abs(J[b].item() - want) <= 1e-9 * want
 
 
 def test_residual_zero_at_the_solution(meshes):

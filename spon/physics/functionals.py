@@ -161,12 +161,16 @@ class ResidualFunctional(_BatchedForms):
     bcs : DirichletBCs whose rows are removed from the residual
     norm : ``"l2"`` (Euclidean norm of the assembled vector), ``"L2"``, ``"H1"``
         or ``"H1_semi"`` (dual norms ``rᵀ A⁻¹ r`` with the mass, M + K or K matrix,
-        homogeneous BCs, factorised once)
+        homogeneous BCs, factorised once), or ``"L2_preconditioned"``:
+        ``‖K⁻¹ r‖²_{L²}``, the L² norm of the Laplace-preconditioned residual.
+        For ``-∇·(κ∇u) = f`` it is about ``κ̄² ‖u − u*‖²_{L²}``, so its Hessian
+        is mass-like and physics-only training is conditioned like training on
+        labels in L², where the dual norms weigh high frequencies like H¹.
     """
 
     def __init__(self, V, residual, bcs=(), norm: str = "L2", data_spaces=(), quadrature_degree=None):
-        if norm not in ("l2", "L2", "H1", "H1_semi"):
-            raise ValueError(f"norm: expected 'l2', 'L2', 'H1' or 'H1_semi', got {norm!r}")
+        if norm not in _NORMS:
+            raise ValueError(f"norm: expected one of {_NORMS}, got {norm!r}")
         super().__init__(V, data_spaces, quadrature_degree)
         self.residual, self.bcs, self.norm = residual, list(bcs), norm
         self.bdofs = np.unique(np.concatenate([_bc_dofs(bc, V) for bc in self.bcs])) if self.bcs else None
@@ -175,7 +179,11 @@ class ResidualFunctional(_BatchedForms):
             forms = {"L2": fd.inner(p, q) * fd.dx,
                      "H1_semi": fd.inner(fd.grad(p), fd.grad(q)) * fd.dx,
                      "H1": (fd.inner(p, q) + fd.inner(fd.grad(p), fd.grad(q))) * fd.dx}
+            forms["L2_preconditioned"] = forms["H1_semi"]
             A = fd.assemble(forms[norm], bcs=_homogeneous(self.bcs))
+            if norm == "L2_preconditioned":
+                from ..fem.assembly import mass_matrix
+                self._M = mass_matrix(V)
             # one factorisation, then all B right-hand sides in one multi-RHS solve
             from firedrake.petsc import PETSc
             self._ksp = PETSc.KSP().create(comm=V.mesh().comm)
@@ -195,6 +203,9 @@ class ResidualFunctional(_BatchedForms):
         w = fd.Function(spaces[0].W)
         grads = [fd.action(fd.adjoint(fd.derivative(F, f)), w) for f in funcs]
         return {"spaces": spaces, "funcs": funcs, "F": F, "w": w, "grads": grads, "fcp": self._fcp(F)}
+
+    def _mass(self, z: np.ndarray) -> np.ndarray:
+        return torch.sparse.mm(self._M, torch.as_tensor(z).T).T.numpy()
 
     def _riesz_solve(self, r: np.ndarray) -> np.ndarray:
         """``A⁻¹ r_b`` for all rows of ``r`` with the reused factorisation (KSPMatSolve)."""
@@ -220,15 +231,26 @@ class ResidualFunctional(_BatchedForms):
             r[:, self.bdofs] = 0.0
         if self.norm == "l2":
             w = r
+            J = torch.as_tensor(np.einsum("bi,bi->b", r, w))
+        elif self.norm == "L2_preconditioned":
+            z = self._riesz_solve(r)                       # K⁻¹ r (zero on BC rows)
+            Mz = self._mass(z)
+            J = torch.as_tensor(np.einsum("bi,bi->b", z, Mz))
+            if self.bdofs is not None:
+                Mz[:, self.bdofs] = 0.0
+            w = self._riesz_solve(Mz)                      # dJ/dr = 2 K⁻¹ M K⁻¹ r
         else:
             w = self._riesz_solve(r)
-        J = torch.as_tensor(np.einsum("bi,bi->b", r, w))
+            J = torch.as_tensor(np.einsum("bi,bi->b", r, w))
         grads = [None] * len(e["funcs"])
         if any(need_grad):
             s0.set(e["w"], torch.as_tensor(2.0 * w))
             grads = [s.get(fd.assemble(g, form_compiler_parameters=fcp)) if n else None
                      for s, g, n in zip(e["spaces"], e["grads"], need_grad)]
         return J, grads
+
+
+_NORMS = ("l2", "L2", "H1", "H1_semi", "L2_preconditioned")
 
 
 def _homogeneous(bcs):
@@ -249,24 +271,32 @@ def _bc_dofs(bc, V):
 class ReducedFunctional(FEFunctional):
     """Any computation pyadjoint can annotate: ``fn(u, *m) -> AdjFloat``.
 
-    The tape is recorded once on placeholder Functions; each sample is a replay
-    followed at once by its adjoint, so every gradient belongs to its sample.
+    The tape is recorded once, at the first call (with its first sample); each
+    sample is then a replay followed at once by its adjoint, so every gradient
+    belongs to its sample. The recorded computation must not branch on values.
     This is the PDE-constrained setting: ``fn`` may ``solve`` with ``u`` as a
     coefficient and return a misfit.
     """
 
     def __init__(self, V, fn, data_spaces=()):
         super().__init__(V, data_spaces)
+        self.fn, self.rf, self.tape = fn, None, None
+
+    def _record(self, values):
+        """Record the tape once, at the first sample's values (so ``fn`` sees real data)."""
         from firedrake.adjoint import Control, ReducedFunctional as RF, Tape, continue_annotation, \
             pause_annotation, set_working_tape
 
-        self._u = fd.Function(V)
+        self._u = fd.Function(self.V)
         self._m = [fd.Function(W) for W in self.data_spaces]
+        for f, x in zip([self._u] + self._m, values):
+            with f.dat.vec_wo as v:
+                v.array[:] = x
         self.tape = Tape()
         with set_working_tape(self.tape):
             continue_annotation()
             try:
-                J = fn(self._u, *self._m)
+                J = self.fn(self._u, *self._m)
             finally:
                 pause_annotation()
             self.rf = RF(J, [Control(self._u)] + [Control(m) for m in self._m], tape=self.tape)
@@ -276,10 +306,13 @@ class ReducedFunctional(FEFunctional):
         J = np.empty(B)
         grads = [np.empty((B, W.dim())) if n else None for W, n in zip([self.V] + self.data_spaces, need_grad)]
         fu = [fd.Function(self.V)] + [fd.Function(W) for W in self.data_spaces]
+        rows = [x.detach().cpu().double().numpy() for x in (u, *data)]
+        if self.rf is None:
+            self._record([x[0] for x in rows])
         for b in range(B):
-            for f, x in zip(fu, (u, *data)):
+            for f, x in zip(fu, rows):
                 with f.dat.vec_wo as v:
-                    v.array[:] = x[b].detach().cpu().double().numpy()
+                    v.array[:] = x[b]
             J[b] = float(self.rf(fu))
             if any(need_grad):
                 for g, d in zip(grads, self.rf.derivative()):  # this sample's state, right now

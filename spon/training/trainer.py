@@ -67,12 +67,38 @@ class Trainer:
                 for x, y in zip(inputs.split(batch_size), outputs.split(batch_size))]
         return torch.cat(errs).cpu()
 
-    def fit(self, train, test=None) -> dict:
-        """``train``/``test``: ``(inputs, outputs)`` tensor pairs or :class:`FEDataset`."""
+    def fit(self, train, test=None, *, physics=None, physics_weight: float = 1.0,
+            data_weight: float = 1.0, labelled=None, output_scale: float | None = None) -> dict:
+        """Train on ``train`` and report the FE-norm error on ``test``.
+
+        ``train``/``test`` are ``(inputs, outputs)`` tensor pairs or :class:`FEDataset`;
+        the training outputs may be ``None`` when ``physics`` is given.
+
+        Physics-informed and hybrid training: ``physics(pred, x)`` returns a per-sample
+        loss ``(batch,)`` (for example a normalised :class:`~spon.physics.ResidualFunctional`);
+        ``labelled`` (bool, one per training sample) says which outputs may be used
+        as data; the loss is ``data_weight · data + physics_weight · physics``.
+        Without labels, pass ``output_scale`` (a typical size of the solution).
+        """
         Xtr, Ytr = (train.inputs, train.outputs) if hasattr(train, "inputs") else train
         if test is not None:
             Xte, Yte = (test.inputs, test.outputs) if hasattr(test, "inputs") else test
-        self.model.fit_scales(self._to(Xtr), self._to(Ytr))
+        if Ytr is None and physics is None:
+            raise ValueError("train: expected outputs, or a physics loss to train without them")
+        if labelled is None:
+            labelled = torch.ones(len(Xtr), dtype=torch.bool) if Ytr is not None else torch.zeros(
+                len(Xtr), dtype=torch.bool)
+        labelled = torch.as_tensor(labelled, dtype=torch.bool)
+        if labelled.shape != (len(Xtr),):
+            raise ValueError(f"labelled: expected a bool tensor of shape ({len(Xtr)},), got {tuple(labelled.shape)}")
+        if physics is None:  # data only: the unlabelled inputs have nothing to teach
+            Xtr, Ytr, labelled = Xtr[labelled], Ytr[labelled], labelled[labelled]
+        if labelled.any():
+            self.model.fit_scales(self._to(Xtr), self._to(Ytr[labelled]))
+        else:
+            self.model.fit_scales(self._to(Xtr))
+        if output_scale is not None:
+            self.model.output_scale.fill_(float(output_scale))
         steps = math.ceil(len(Xtr) / self.batch_size)
         if self.scheduler_kind == "onecycle":
             sched = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, self.lr, total_steps=self.epochs * steps)
@@ -88,9 +114,15 @@ class Trainer:
             self.model.train()
             total = 0.0
             for idx in torch.randperm(len(Xtr), generator=gen).split(self.batch_size):
-                x, y = self._to(Xtr[idx]), self._to(Ytr[idx])
+                x, lab = self._to(Xtr[idx]), labelled[idx]
                 self.optimizer.zero_grad(set_to_none=True)
-                loss = self.loss(self.model(x), y)
+                pred = self.model(x)
+                loss = pred.new_zeros(())
+                if lab.any():
+                    loss = loss + data_weight * self.loss(pred[lab.to(pred.device)],
+                                                          self._to(Ytr[idx][lab]))
+                if physics is not None:
+                    loss = loss + physics_weight * physics(pred, x).mean()
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"training: loss became {loss.item()} at epoch {epoch}; "
                                              "lower the learning rate or check the data for NaN/Inf")
