@@ -140,7 +140,7 @@ def main(argv=None):
     truth, pd, pp = (to_functions(t[:1], V)[0] for t in (Yte, pred_data, pred_phys))
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for ax, f, title in zip(axes, (truth, pd, pp), ("Firedrake solution", "data-driven SPON-MG",
-                                                    "physics-informed SPON-MG (no labels)")):
+                                                    "physics-informed (no labels)")):
         fig.colorbar(tripcolor(f, axes=ax), ax=ax)
         ax.set_title(title)
         ax.set_aspect("equal")

@@ -4,16 +4,20 @@ Layers (each a subpackage):
 
 * :mod:`spon.fem` — FE <-> torch maps: layouts, assembled matrices, encoders,
   structure-preserving decoders, FE norms;
-* :mod:`spon.mesh` — gmsh geometry sources loaded into Firedrake;
-* :mod:`spon.processors` — learned maps on DOF tensors;
-* :mod:`spon.models` — operator networks ``S = D ∘ P_θ ∘ E``.
+* :mod:`spon.mesh` — gmsh geometry sources loaded into Firedrake, mesh specs;
+* :mod:`spon.processors` — learned maps on DOF tensors (MLP, graph, multigrid);
+* :mod:`spon.models` — operator networks ``S = D ∘ P_θ ∘ E``, checkpoints;
+* :mod:`spon.data` — random fields, PDE problem generators, datasets;
+* :mod:`spon.training` — the training loop;
+* :mod:`spon.physics` — FE functionals of network outputs with per-sample adjoints.
 """
 from .fem import (CoefficientDecoder, CoefficientEncoder, DirichletDecoder, DivergenceFreeDecoder,
                   FELoss, FENorm, InterpolationEncoder, L2ProjectionEncoder, MixedDecoder,
                   MomentEncoder, SpaceLayout, TransferEncoder, to_functions, to_tensor)
-from .mesh import gmsh_mesh
-from .models import SPON
-from .processors import MLPProcessor
+from .mesh import MeshSpec, gmsh_mesh
+from .models import SPON, build_spon, load_checkpoint, save_checkpoint
+from .processors import GraphProcessor, MLPProcessor, MultigridProcessor
+from .training import Trainer
 
 __version__ = "0.1.0"
 
@@ -21,5 +25,6 @@ __all__ = [
     "SpaceLayout", "to_tensor", "to_functions",
     "CoefficientEncoder", "MomentEncoder", "L2ProjectionEncoder", "InterpolationEncoder",
     "TransferEncoder", "CoefficientDecoder", "DirichletDecoder", "DivergenceFreeDecoder",
-    "MixedDecoder", "FENorm", "FELoss", "gmsh_mesh", "MLPProcessor", "SPON",
+    "MixedDecoder", "FENorm", "FELoss", "gmsh_mesh", "MeshSpec", "MLPProcessor", "GraphProcessor",
+    "MultigridProcessor", "SPON", "build_spon", "save_checkpoint", "load_checkpoint", "Trainer",
 ]

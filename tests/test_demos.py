@@ -32,3 +32,20 @@ def test_darcy_mg_demo_runs_with_exact_bcs(tmp_path):
     assert rel < 1.0  # better than predicting zero
     for name in ("darcy_mg.png", "darcy_mg_hierarchy.png", "darcy_mg.pvd", "last.pt"):
         assert (tmp_path / name).is_file(), name
+
+
+def test_physics_darcy_demo_runs(tmp_path):
+    demo = _load("physics_darcy")
+    res = demo.main(["--h", "0.3", "--n-train", "8", "--n-test", "3", "--epochs", "2", "--labelled", "4",
+                     "--out", str(tmp_path)])
+    assert set(res) == {"data_all", "physics_only", "curve"}
+    assert all(0 < v < 10 for v in res["curve"]["hybrid"])
+    for name in ("physics_darcy.png", "physics_darcy_fields.png", "physics_darcy.pvd", "physics_darcy.json"):
+        assert (tmp_path / name).is_file(), name
+
+
+def test_inverse_conductivity_demo_improves_on_the_initial_guess(tmp_path):
+    demo = _load("inverse_conductivity")
+    rel, rel0 = demo.main(["--h", "0.15", "--batch", "2", "--iterations", "8", "--out", str(tmp_path)])
+    assert (rel < rel0).all()
+    assert (tmp_path / "inverse_conductivity.png").is_file()
