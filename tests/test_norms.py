@@ -48,3 +48,14 @@ def test_loss_gradcheck(small_mesh, kind, relative):
     pred = torch.randn(2, V.dim(), generator=g, dtype=torch.float64, requires_grad=True)
     true = torch.randn(2, V.dim(), generator=g, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(loss, (pred, true))
+
+
+def test_l2_projection_encoder_gradcheck(small_mesh):
+    """The CG solve inside the L² projection has an exact adjoint (one more solve)."""
+    from spon.fem import L2ProjectionEncoder
+    U = fd.FunctionSpace(small_mesh, "DG", 0)
+    V = fd.FunctionSpace(small_mesh, "CG", 1)
+    enc = L2ProjectionEncoder(U, V)
+    x = torch.randn(2, U.dim(), generator=torch.Generator().manual_seed(0), dtype=torch.float64,
+                    requires_grad=True)
+    assert torch.autograd.gradcheck(enc, (x,))

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import firedrake as fd
 import numpy as np
 import torch
 
+from ..atomic import atomic_path
 from ..fem.checks import check_finite
 
 __all__ = ["dof_fingerprint", "write_dataset", "generate_dataset", "FEDataset"]
@@ -50,23 +49,15 @@ def write_dataset(path, inputs: torch.Tensor, outputs: torch.Tensor, meta: dict,
         check_finite(t, name)
     if inputs.shape[0] != outputs.shape[0]:
         raise ValueError(f"outputs: expected {inputs.shape[0]} samples (as inputs), got {outputs.shape[0]}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd_, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=path.parent)
-    os.close(fd_)
-    try:
-        with h5py.File(tmp, "w", driver=None) as f:
-            f.create_dataset("inputs", data=inputs.detach().cpu().double().reshape(inputs.shape[0], -1).numpy())
-            f.create_dataset("outputs", data=outputs.detach().cpu().double().reshape(outputs.shape[0], -1).numpy())
-            f.attrs["spon_format"] = FORMAT
-            f.attrs["meta"] = json.dumps(meta)
-            if input_space is not None:
-                f.attrs["input_dofs_hash"] = dof_fingerprint(input_space)
-            if output_space is not None:
-                f.attrs["output_dofs_hash"] = dof_fingerprint(output_space)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path, ".h5.tmp") as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("inputs", data=inputs.detach().cpu().double().reshape(inputs.shape[0], -1).numpy())
+        f.create_dataset("outputs", data=outputs.detach().cpu().double().reshape(outputs.shape[0], -1).numpy())
+        f.attrs["spon_format"] = FORMAT
+        f.attrs["meta"] = json.dumps(meta)
+        if input_space is not None:
+            f.attrs["input_dofs_hash"] = dof_fingerprint(input_space)
+        if output_space is not None:
+            f.attrs["output_dofs_hash"] = dof_fingerprint(output_space)
     return path
 
 

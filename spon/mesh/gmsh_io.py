@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
+
+from ..atomic import atomic_path
 
 __all__ = ["GEOMETRIES", "meshes_dir", "generate_msh", "gmsh_mesh"]
 
@@ -69,14 +70,8 @@ def generate_msh(source, h: float = 0.1, order: int = 1) -> Path:
             raise ValueError(f"source: {geo} defines no physical groups; spon needs them to "
                              "name boundaries (Physical Curve) and cell regions (Physical Surface)")
         gmsh.option.setNumber("Mesh.MshFileVersion", 4.1)
-        fd_, tmp = tempfile.mkstemp(suffix=".msh", dir=out.parent)
-        os.close(fd_)
-        try:
+        with atomic_path(out, ".msh") as tmp:
             gmsh.write(tmp)
-            os.replace(tmp, out)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
     finally:
         gmsh.finalize()
     return out

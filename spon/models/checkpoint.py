@@ -6,11 +6,11 @@ state. Files are written to a temporary name and renamed (atomic on POSIX).
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
+
+from ..atomic import atomic_path
 
 __all__ = ["save_checkpoint", "load_checkpoint", "atomic_torch_save"]
 
@@ -18,17 +18,9 @@ FORMAT = "spon-checkpoint-1"
 
 
 def atomic_torch_save(obj, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd_, tmp = tempfile.mkstemp(suffix=".pt.tmp", dir=path.parent)
-    os.close(fd_)
-    try:
+    with atomic_path(path, ".pt.tmp") as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)
 
 
 def save_checkpoint(model, path, **extra) -> Path:
