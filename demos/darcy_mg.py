@@ -14,7 +14,7 @@ Prints the test error and the boundary error; writes PNG figures of κ, the
 truth, the prediction and the error, a .pvd file of the same fields, and the
 trained checkpoint.
 
-Run: ``python demos/darcy_mg.py`` (a few minutes on 2 cores).
+Run: ``python demos/darcy_mg.py`` (about 5 minutes on 2 cores).
 """
 import argparse
 import os
@@ -44,7 +44,7 @@ def main(argv=None):
     p.add_argument("--h", type=float, default=0.1, help="gmsh base mesh size")
     p.add_argument("--n-train", type=int, default=200)
     p.add_argument("--n-test", type=int, default=40)
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--width", type=int, default=24)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("results/darcy_mg"))
