@@ -65,8 +65,15 @@ def generate_dataset(problem, n: int, path, seed: int = 0, progress: bool = True
     """Sample ``n`` inputs, solve, and write them with the problem's metadata."""
     x = problem.sample_inputs(n, seed=seed)
     y = problem.solve(x, progress=progress)
-    meta = problem.metadata() | {"seed": seed, "n": n}
+    meta = problem.metadata() | {"seed": seed, "n": n,
+                                 "input_element": _element(problem.input_space),
+                                 "output_element": _element(problem.output_space)}
     return write_dataset(path, x, y, meta, problem.input_space, problem.output_space)
+
+
+def _element(V) -> dict:
+    e = V.ufl_element()
+    return {"family": e.family(), "degree": e.degree(), "value_shape": list(V.value_shape)}
 
 
 class FEDataset(torch.utils.data.Dataset):

@@ -1,0 +1,275 @@
+"""The ``spon`` command line: demos, data generation, training, evaluation.
+
+Every subcommand reads an optional config file (``--config``, TOML or JSON,
+keys named like the long options with ``_`` for ``-``); flags given on the
+command line override it. Outputs go to ``--out``, next to the resolved
+config (``config.json``), so every result can be reproduced.
+
+Exit codes: 0 success, 1 a failure while running, 2 bad usage or input
+(a readable message, no traceback; ``SPON_DEBUG=1`` shows tracebacks),
+3 a command whose feature has not landed yet.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import runpy
+import sys
+import tomllib
+from pathlib import Path
+
+__all__ = ["main"]
+
+log = logging.getLogger("spon")
+
+DEMOS_DIR = Path(__file__).resolve().parents[1] / "demos"
+DEMOS = {
+    "darcy_mg": "SPON-MG on Darcy flow: the flagship demo",
+    "poisson_mlp": "encode-MLP-decode for Poisson with exact Dirichlet data",
+    "physics_darcy": "physics-informed and hybrid training on Darcy",
+    "inverse_conductivity": "four inverse conductivity problems through Firedrake's adjoint",
+}
+
+DEFAULTS = {
+    "datagen": {"problem": "darcy", "mesh": "unit_square", "h": 0.1, "refinements": 2, "n": 100, "seed": 0,
+                "out": "results/datagen"},
+    "train": {"data": None, "processor": "mg", "width": 24, "epochs": 30, "batch_size": 16, "lr": 3e-3,
+              "test_fraction": 0.2, "seed": 0, "device": "cpu", "dtype": "float32", "out": "results/train"},
+    "evaluate": {"checkpoint": None, "data": None, "out": "results/evaluate"},
+}
+
+
+class UsageError(Exception):
+    """Bad command-line use or input: exit code 2."""
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="spon", description="Structure-preserving neural operators on FE spaces.",
+                                epilog="Each command has its own --help.")
+    p.add_argument("--version", action="version", version=f"spon {_version()}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="run a demo", description="Run one of the demos in demos/. "
+                       "Arguments after NAME go to the demo (see `spon demo NAME --help`).")
+    d.add_argument("name", metavar="NAME", choices=sorted(DEMOS),
+                   help="one of: " + "; ".join(f"{k} ({v})" for k, v in DEMOS.items()))
+    d.add_argument("demo_args", nargs=argparse.REMAINDER, help="arguments passed on to the demo")
+
+    S = argparse.SUPPRESS
+    g = sub.add_parser("datagen", help="generate a dataset", argument_default=S,
+                       description="Sample inputs, solve with Firedrake, write dataset.h5 to --out.")
+    g.add_argument("--config", help="TOML or JSON file with any of the options below")
+    g.add_argument("--problem", choices=["poisson", "darcy", "elasticity"], help="PDE (default darcy)")
+    g.add_argument("--mesh", help="gmsh geometry: unit_square, l_shape, plate_with_hole or a .geo/.msh path "
+                   "(default unit_square)")
+    g.add_argument("--h", type=float, help="gmsh mesh size (default 0.1)")
+    g.add_argument("--refinements", type=int, help="uniform refinements, a MeshHierarchy (default 2)")
+    g.add_argument("--n", type=int, help="number of samples (default 100)")
+    g.add_argument("--seed", type=int, help="random seed (default 0)")
+    g.add_argument("--out", help="output folder (default results/datagen)")
+
+    t = sub.add_parser("train", help="train a SPON model", argument_default=S,
+                       description="Train a SPON model on a dataset; writes best.pt, last.pt, history.json.")
+    t.add_argument("--config", help="TOML or JSON file with any of the options below")
+    t.add_argument("--data", help="dataset.h5 from `spon datagen` (required)")
+    t.add_argument("--processor", choices=["mlp", "graph", "mg"], help="processor (default mg)")
+    t.add_argument("--width", type=int, help="processor width (default 24)")
+    t.add_argument("--epochs", type=int, help="epochs (default 30)")
+    t.add_argument("--batch-size", type=int, help="batch size (default 16)")
+    t.add_argument("--lr", type=float, help="peak learning rate (default 3e-3)")
+    t.add_argument("--test-fraction", type=float, help="share of samples held out (default 0.2)")
+    t.add_argument("--seed", type=int, help="seed for weights and shuffling (default 0)")
+    t.add_argument("--device", help="torch device (default cpu)")
+    t.add_argument("--dtype", choices=["float32", "float64"], help="model dtype (default float32)")
+    t.add_argument("--out", help="output folder (default results/train)")
+
+    e = sub.add_parser("evaluate", help="evaluate a checkpoint on a dataset", argument_default=S,
+                       description="Relative FE L2 errors of a checkpoint on a dataset; writes metrics.json, "
+                       "a PNG of the worst sample and a .pvd.")
+    e.add_argument("--config", help="TOML or JSON file with any of the options below")
+    e.add_argument("--checkpoint", help="checkpoint from `spon train` (required)")
+    e.add_argument("--data", help="dataset.h5 (required)")
+    e.add_argument("--out", help="output folder (default results/evaluate)")
+
+    sub.add_parser("fe2", help="run an FE² solve (arrives with the multiscale work)",
+                   description="FE² with a reference micro solver or a surrogate: not available yet.")
+    return p
+
+
+def _version():
+    from . import __version__
+    return __version__
+
+
+def _config(command, args) -> dict:
+    cfg = dict(DEFAULTS[command])
+    given = vars(args).copy()
+    path = given.pop("config", None)
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise UsageError(f"--config: expected a TOML or JSON file, but {p} does not exist")
+        try:
+            loaded = tomllib.loads(p.read_text()) if p.suffix == ".toml" else json.loads(p.read_text())
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"--config: {p} is not valid {'TOML' if p.suffix == '.toml' else 'JSON'}: {exc}")
+        unknown = set(loaded) - set(cfg)
+        if unknown:
+            raise UsageError(f"--config: unknown keys {sorted(unknown)}; expected some of {sorted(cfg)}")
+        cfg.update(loaded)
+    for k in ("command", "verbose"):
+        given.pop(k, None)
+    cfg.update(given)
+    missing = [k for k, v in cfg.items() if v is None]
+    if missing:
+        raise UsageError(f"--{missing[0].replace('_', '-')}: required (on the command line or in --config)")
+    return cfg
+
+
+def _out(cfg, command) -> Path:
+    out = Path(cfg["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps({"command": command, **cfg}, indent=2))
+    return out
+
+
+def cmd_demo(args):
+    path = DEMOS_DIR / f"{args.name}.py"
+    if not path.is_file():
+        raise UsageError(f"NAME: the demo file {path} is missing (demos ship with the repository)")
+    argv = [a for a in args.demo_args if a != "--"]
+    sys.argv = [str(path)] + argv
+    runpy.run_path(str(path), run_name="__main__")
+    return 0
+
+
+def cmd_datagen(cfg):
+    from .data import generate_dataset, make_problem
+    from .mesh import MeshSpec
+
+    out = _out(cfg, "datagen")
+    prob = make_problem(cfg["problem"], MeshSpec(cfg["mesh"], cfg["h"], cfg["refinements"]))
+    path = generate_dataset(prob, cfg["n"], out / "dataset.h5", seed=cfg["seed"])
+    log.info("wrote %s", path)
+    print(f"wrote {path} ({cfg['n']} samples, {prob.input_space.dim()} -> {prob.output_space.dim()} DOFs)")
+    return 0
+
+
+def cmd_train(cfg):
+    import torch
+
+    from .data import FEDataset
+    from .models import build_spon
+    from .training import Trainer
+
+    ds = FEDataset(cfg["data"])
+    meta = ds.meta
+    if meta.get("output_element", {}).get("value_shape"):
+        raise UsageError(f"--data: {cfg['data']} has vector-valued outputs; `spon train` handles scalar "
+                         "problems (poisson, darcy) so far")
+    if not 0 < cfg["test_fraction"] < 1:
+        raise UsageError(f"--test-fraction: expected a number in (0, 1), got {cfg['test_fraction']}")
+    proc = {"kind": cfg["processor"], "width": cfg["width"]}
+    if cfg["processor"] == "mlp":
+        proc["depth"] = 2
+    spec = {"mesh": meta["mesh"], "input": _elem(meta, "input"), "output": _elem(meta, "output"),
+            "encoder": "l2", "decoder": {"kind": "dirichlet", "value": 0.0, "boundary": "on_boundary"},
+            "processor": proc, "dtype": cfg["dtype"], "seed": cfg["seed"]}
+    model = build_spon(spec)
+    from .models.factory import spaces_from_spec
+    _, U, V = spaces_from_spec(spec)
+    ds.check_spaces(U, V)
+    n_test = max(1, int(round(cfg["test_fraction"] * len(ds))))
+    perm = torch.randperm(len(ds), generator=torch.Generator().manual_seed(cfg["seed"]))
+    te, tr = perm[:n_test], perm[n_test:]
+    out = _out(cfg, "train")
+    trainer = Trainer(model, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], seed=cfg["seed"],
+                      device=cfg["device"], checkpoint_dir=out, checkpoint_every=max(1, cfg["epochs"] // 5))
+    hist = trainer.fit((ds.inputs[tr], ds.outputs[tr]), (ds.inputs[te], ds.outputs[te]))
+    (out / "history.json").write_text(json.dumps(hist, indent=2))
+    print(f"final test relative L2 error {hist['test_rel'][-1]:.3e}; wrote {out}/best.pt, last.pt, history.json")
+    return 0
+
+
+def _elem(meta, which):
+    e = meta.get(f"{which}_element")
+    if e is None:
+        raise UsageError(f"--data: the dataset does not record its {which} element (regenerate it with spon datagen)")
+    return {"family": e["family"], "degree": e["degree"]}
+
+
+def cmd_evaluate(cfg):
+    import firedrake as fd
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+    from firedrake.pyplot import tripcolor
+
+    from .data import FEDataset
+    from .fem import FENorm, to_functions
+    from .models import load_checkpoint
+
+    model = load_checkpoint(cfg["checkpoint"])
+    ds = FEDataset(cfg["data"])
+    ds.check_spaces(model.encoder.U, model.decoder.V)
+    with torch.no_grad():
+        dt = model.input_scale.dtype
+        pred = torch.cat([model(x.to(dt)) for x in ds.inputs.split(64)]).double()
+    rel = FENorm(model.decoder.V).relative_error(pred, ds.outputs)
+    bnd = model.decoder.boundary_dofs if hasattr(model.decoder, "boundary_dofs") else None
+    metrics = {"n": len(ds), "rel_l2_mean": rel.mean().item(), "rel_l2_median": rel.median().item(),
+               "rel_l2_max": rel.max().item(),
+               "max_boundary_error": None if bnd is None else (pred[:, bnd] - ds.outputs[:, bnd]).abs().max().item()}
+    out = _out(cfg, "evaluate")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    i = int(rel.argmax())
+    V = model.decoder.V
+    truth, p = to_functions(ds.outputs[i:i + 1], V)[0], to_functions(pred[i:i + 1], V)[0]
+    err = fd.Function(V, name="error").assign(p - truth)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    for ax, f, title in zip(axes, (truth, p, err), ("truth", "prediction", "error")):
+        fig.colorbar(tripcolor(f, axes=ax), ax=ax)
+        ax.set_title(title)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+    fig.suptitle(f"worst sample {i}: relative L2 error {rel[i]:.2e}")
+    fig.savefig(out / "worst_sample.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    truth.rename("truth")
+    p.rename("prediction")
+    fd.VTKFile(str(out / "worst_sample.pvd")).write(truth, p, err)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    try:
+        if args.command == "demo":
+            return cmd_demo(args)
+        if args.command == "fe2":
+            print("spon: fe2: FE² is not available yet; it arrives with the multiscale issue "
+                  "(RVE micro solver, EquiNO surrogate, macro solver).", file=sys.stderr)
+            return 3
+        cfg = _config(args.command, args)
+        return {"datagen": cmd_datagen, "train": cmd_train, "evaluate": cmd_evaluate}[args.command](cfg)
+    except (UsageError, ValueError, TypeError, FileNotFoundError, KeyError) as exc:
+        if os.environ.get("SPON_DEBUG"):
+            raise
+        print(f"spon: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the CLI turns failures into messages
+        if os.environ.get("SPON_DEBUG"):
+            raise
+        print(f"spon: failed: {type(exc).__name__}: {exc} (set SPON_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""The `spon` command line: help, config files with flag overrides, exit codes, a full round."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from spon.cli import main
+
+
+def test_help_lists_every_command():
+    r = subprocess.run([sys.executable, "-m", "spon.cli", "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    for cmd in ("demo", "datagen", "train", "evaluate", "fe2"):
+        assert cmd in r.stdout
+
+
+@pytest.mark.parametrize("cmd,option", [("datagen", "--refinements"), ("train", "--test-fraction"),
+                                        ("evaluate", "--checkpoint"), ("demo", "NAME")])
+def test_subcommand_help(cmd, option, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([cmd, "--help"])
+    assert e.value.code == 0
+    assert option in capsys.readouterr().out
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("spon", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert exe is not None
+    assert subprocess.run([exe, "fe2"], capture_output=True, timeout=120).returncode == 3
+
+
+def test_datagen_train_evaluate_round(tmp_path, capsys):
+    cfg = tmp_path / "gen.toml"
+    cfg.write_text('problem = "darcy"\nh = 0.3\nrefinements = 1\nn = 50\n')
+    # the flag overrides the file
+    assert main(["datagen", "--config", str(cfg), "--n", "12", "--out", str(tmp_path / "data")]) == 0
+    saved = json.loads((tmp_path / "data" / "config.json").read_text())
+    assert saved["n"] == 12 and saved["h"] == 0.3
+    data = str(tmp_path / "data" / "dataset.h5")
+    assert main(["train", "--data", data, "--processor", "mlp", "--width", "8", "--epochs", "2",
+                 "--out", str(tmp_path / "train")]) == 0
+    assert (tmp_path / "train" / "best.pt").is_file() and (tmp_path / "train" / "history.json").is_file()
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "train" / "last.pt"), "--data", data,
+                 "--out", str(tmp_path / "eval")]) == 0
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["n"] == 12 and metrics["max_boundary_error"] == 0.0
+    assert (tmp_path / "eval" / "worst_sample.png").is_file()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train"], "--data: required"),
+    (["train", "--data", "/nonexistent/d.h5"], "path: expected an spon HDF5 dataset"),
+    (["evaluate", "--checkpoint", "/nonexistent.pt", "--data", "x"], "path: expected a spon checkpoint"),
+    (["datagen", "--h", "-1", "--out", "/tmp/spon-cli-bad"], "h: expected a positive mesh size"),
+])
+def test_bad_input_exit_code_2_with_message(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("spon: error:") and message in err and "Traceback" not in err
+
+
+def test_bad_config(tmp_path, capsys):
+    bad = tmp_path / "c.toml"
+    bad.write_text("epochs = 3\nfoo = 1\n")
+    assert main(["train", "--config", str(bad)]) == 2
+    assert "unknown keys ['foo']" in capsys.readouterr().err
+    bad.write_text("epochs = = 3\n")
+    assert main(["train", "--config", str(bad)]) == 2
+    assert "is not valid TOML" in capsys.readouterr().err
+
+
+def test_demo_command_runs_a_demo(tmp_path, capsys):
+    assert main(["demo", "poisson_mlp", "--h", "0.3", "--n-train", "10", "--n-test", "3", "--epochs", "3",
+                 "--width", "8", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "poisson_mlp.png").is_file()
