@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 export OMP_NUM_THREADS := 1
 
-.PHONY: install test demo demo-poisson bench-darcy clean-venv
+.PHONY: install test demo demo-poisson docs bench-darcy clean-venv
 
 install:
 	bash scripts/install.sh
@@ -16,6 +16,12 @@ demo: install
 
 demo-poisson: install
 	$(PY) demos/poisson_mlp.py
+
+# tutorials are the demos run with small settings; -W: warnings are errors
+docs: install
+	$(PY) doc/make_tutorials.py
+	$(PY) -m sphinx -W --keep-going -q -b html doc doc/_build/html
+	@ls doc/_build/html/_images/*.png > /dev/null && echo "docs: doc/_build/html/index.html"
 
 # benchmarks need neuraloperator (the FNO baseline), kept out of the runtime dependencies
 bench-darcy: install

@@ -30,6 +30,7 @@ DEMOS = {
     "poisson_mlp": "encode-MLP-decode for Poisson with exact Dirichlet data",
     "physics_darcy": "physics-informed and hybrid training on Darcy",
     "inverse_conductivity": "four inverse conductivity problems through Firedrake's adjoint",
+    "divergence_free": "exactly divergence-free outputs: stream function into Raviart-Thomas",
 }
 
 DEFAULTS = {

@@ -49,3 +49,10 @@ def test_inverse_conductivity_demo_improves_on_the_initial_guess(tmp_path):
     rel, rel0 = demo.main(["--h", "0.15", "--batch", "2", "--iterations", "8", "--out", str(tmp_path)])
     assert (rel < rel0).all()
     assert (tmp_path / "inverse_conductivity.png").is_file()
+
+
+def test_divergence_free_demo_round_off(tmp_path):
+    demo = _load("divergence_free")
+    div, flux, size = demo.main(["--h", "0.15", "--batch", "3", "--out", str(tmp_path)])
+    assert div <= 1e-10 * size and flux <= 1e-10 * size
+    assert (tmp_path / "divergence_free.png").is_file()

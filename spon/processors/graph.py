@@ -20,7 +20,7 @@ __all__ = ["DOFGraph", "MessagePassing", "GlobalKernel", "GraphProcessor"]
 
 class DOFGraph(FEModule):
     """The DOF graph of a scalar space ``V``: ``edge_index`` (2, E) as (source, target),
-    ``edge_attr`` (E, 3) = ((x_s - x_t)/h̄, |x_s - x_t|/h̄), ``coords`` (N, 2), and the
+    ``edge_attr`` (E, 3) = ``((x_s - x_t)/h̄, |x_s - x_t|/h̄)``, ``coords`` (N, 2), and the
     in-degree. Buffers are not persistent: they are rebuilt from ``V``."""
 
     def __init__(self, V):
