@@ -116,7 +116,7 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=HERE / "results" / "darcy.json")
     a = p.parse_args(argv)
     a.n_train = a.n_train or (200 if a.quick else 1000)
-    a.epochs = a.epochs or (60 if a.quick else 200)
+    a.epochs = a.epochs or (100 if a.quick else 200)
     torch.set_num_threads(a.threads)
     t_start = time.perf_counter()
 

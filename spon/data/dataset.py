@@ -61,14 +61,55 @@ def write_dataset(path, inputs: torch.Tensor, outputs: torch.Tensor, meta: dict,
     return path
 
 
-def generate_dataset(problem, n: int, path, seed: int = 0, progress: bool = True) -> Path:
-    """Sample ``n`` inputs, solve, and write them with the problem's metadata."""
+def generate_dataset(problem, n: int, path, seed: int = 0, progress: bool = True, chunk: int = 16) -> Path:
+    """Sample ``n`` inputs, solve, and write them with the problem's metadata.
+
+    Solutions are saved every ``chunk`` samples to ``<path>.partial``; if a run
+    is interrupted, calling again with the same arguments skips the samples
+    already solved (the inputs are re-drawn from the same seed and checked).
+    The finished dataset is written atomically and the partial file removed.
+    """
+    import h5py
+
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
     x = problem.sample_inputs(n, seed=seed)
-    y = problem.solve(x, progress=progress)
     meta = problem.metadata() | {"seed": seed, "n": n,
                                  "input_element": _element(problem.input_space),
                                  "output_element": _element(problem.output_space)}
-    return write_dataset(path, x, y, meta, problem.input_space, problem.output_space)
+    xs = x.detach().double().reshape(n, -1).numpy()
+    done = 0
+    if partial.exists():
+        try:
+            with h5py.File(partial, "r") as f:
+                same = f.attrs["meta"] == json.dumps(meta) and np.array_equal(f["inputs"][...], xs)
+                done = int(f.attrs["done"]) if same else 0
+        except (OSError, KeyError):
+            same = False
+        if not same:
+            partial.unlink()
+            done = 0
+    if done == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with h5py.File(partial, "w") as f:
+            f.create_dataset("inputs", data=xs)
+            f.create_dataset("outputs", shape=(n, problem.output_space.dim()), dtype="f8", fillvalue=np.nan)
+            f.attrs["meta"] = json.dumps(meta)
+            f.attrs["done"] = 0
+    from tqdm import tqdm
+    bar = tqdm(total=n, initial=done, desc=f"{problem.name} solves", disable=not progress)
+    for start in range(done, n, chunk):
+        y = problem.solve(x[start:start + chunk], progress=False)
+        bar.update(len(y))
+        with h5py.File(partial, "r+") as f:
+            f["outputs"][start:start + len(y)] = y.numpy()
+            f.attrs["done"] = start + len(y)
+    bar.close()
+    with h5py.File(partial, "r") as f:
+        y = torch.as_tensor(f["outputs"][...])
+    write_dataset(path, x, y, meta, problem.input_space, problem.output_space)
+    partial.unlink()
+    return path
 
 
 def _element(V) -> dict:

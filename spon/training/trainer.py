@@ -68,7 +68,8 @@ class Trainer:
         return torch.cat(errs).cpu()
 
     def fit(self, train, test=None, *, physics=None, physics_weight: float = 1.0,
-            data_weight: float = 1.0, labelled=None, output_scale: float | None = None) -> dict:
+            data_weight: float = 1.0, labelled=None, output_scale: float | None = None,
+            resume=None, callback=None) -> dict:
         """Train on ``train`` and report the FE-norm error on ``test``.
 
         ``train``/``test`` are ``(inputs, outputs)`` tensor pairs or :class:`FEDataset`;
@@ -79,6 +80,13 @@ class Trainer:
         ``labelled`` (bool, one per training sample) says which outputs may be used
         as data; the loss is ``data_weight · data + physics_weight · physics``.
         Without labels, pass ``output_scale`` (a typical size of the solution).
+
+        ``resume``: a ``last.pt`` written by an earlier, interrupted ``fit`` with the
+        same model, data and settings. Weights, optimiser, schedule, shuffling and
+        RNG states are restored, and training continues after the checkpoint's
+        epoch; on the CPU the result is bit-identical to an uninterrupted run.
+
+        ``callback(epoch, step, loss)`` is called after every optimiser step.
         """
         Xtr, Ytr = (train.inputs, train.outputs) if hasattr(train, "inputs") else train
         if test is not None:
@@ -107,13 +115,16 @@ class Trainer:
         else:
             sched = None
         gen = torch.Generator().manual_seed(self.seed)
-        best = math.inf
+        best, start = math.inf, 0
+        if resume is not None:
+            start, best = self._restore(resume, sched, gen)
         t0 = time.perf_counter()
-        bar = trange(self.epochs, desc=self.desc, disable=not self.progress)
+        bar = trange(start, self.epochs, desc=self.desc, disable=not self.progress,
+                     initial=start, total=self.epochs)
         for epoch in bar:
             self.model.train()
             total = 0.0
-            for idx in torch.randperm(len(Xtr), generator=gen).split(self.batch_size):
+            for step, idx in enumerate(torch.randperm(len(Xtr), generator=gen).split(self.batch_size)):
                 x, lab = self._to(Xtr[idx]), labelled[idx]
                 self.optimizer.zero_grad(set_to_none=True)
                 pred = self.model(x)
@@ -131,6 +142,8 @@ class Trainer:
                 if sched is not None:
                     sched.step()
                 total += loss.item() * len(idx)
+                if callback is not None:
+                    callback(epoch, step, loss.item())
             rel = self.evaluate(Xte, Yte).mean().item() if test is not None else math.nan
             self.history["epoch"].append(epoch + 1)
             self.history["train_loss"].append(total / len(Xtr))
@@ -143,6 +156,32 @@ class Trainer:
                     save_checkpoint(self.model, self.checkpoint_dir / "best.pt", epoch=epoch + 1, test_rel=rel)
                 if (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.epochs:
                     save_checkpoint(self.model, self.checkpoint_dir / "last.pt", epoch=epoch + 1,
-                                    optimizer=self.optimizer.state_dict(), history=self.history)
+                                    optimizer=self.optimizer.state_dict(), history=self.history,
+                                    scheduler=None if sched is None else sched.state_dict(),
+                                    shuffle_rng=gen.get_state(), torch_rng=torch.get_rng_state(), best=best,
+                                    trainer={"epochs": self.epochs, "batch_size": self.batch_size,
+                                             "seed": self.seed, "n_train": len(Xtr)})
         log.info("trained %d epochs in %.1f s", self.epochs, time.perf_counter() - t0)
         return self.history
+
+    def _restore(self, path, sched, gen):
+        from ..models.checkpoint import load_checkpoint
+
+        _, ckpt = load_checkpoint(path, with_state=True)
+        if "optimizer" not in ckpt or "shuffle_rng" not in ckpt:
+            raise ValueError(f"resume: {path} holds no training state (expected a last.pt written by Trainer)")
+        if ckpt.get("spec") != getattr(self.model, "spec", None):
+            raise ValueError(f"resume: {path} was written by a model with another spec")
+        want = {"epochs": self.epochs, "batch_size": self.batch_size, "seed": self.seed}
+        got = {k: ckpt["trainer"][k] for k in want}
+        if got != want:
+            raise ValueError(f"resume: {path} was written with settings {got}, expected {want}")
+        self.model.load_state_dict(ckpt["state_dict"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(ckpt["scheduler"])
+        gen.set_state(ckpt["shuffle_rng"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        self.history = ckpt["history"]
+        log.info("resumed from %s at epoch %d", path, ckpt["epoch"])
+        return int(ckpt["epoch"]), float(ckpt["best"])
