@@ -37,7 +37,8 @@ DEFAULTS = {
     "datagen": {"problem": "darcy", "mesh": "unit_square", "h": 0.1, "refinements": 2, "n": 100, "seed": 0,
                 "out": "results/datagen"},
     "train": {"data": None, "processor": "mg", "width": 24, "epochs": 30, "batch_size": 16, "lr": 3e-3,
-              "test_fraction": 0.2, "seed": 0, "device": "cpu", "dtype": "float32", "out": "results/train"},
+              "test_fraction": 0.2, "seed": 0, "device": "cpu", "dtype": "float32", "out": "results/train",
+              "resume": False},
     "evaluate": {"checkpoint": None, "data": None, "out": "results/evaluate"},
 }
 
@@ -85,6 +86,7 @@ def _parser():
     t.add_argument("--seed", type=int, help="seed for weights and shuffling (default 0)")
     t.add_argument("--device", help="torch device (default cpu)")
     t.add_argument("--dtype", choices=["float32", "float64"], help="model dtype (default float32)")
+    t.add_argument("--resume", action="store_true", help="continue from --out/last.pt after an interruption")
     t.add_argument("--out", help="output folder (default results/train)")
 
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on a dataset", argument_default=S,
@@ -189,7 +191,12 @@ def cmd_train(cfg):
     out = _out(cfg, "train")
     trainer = Trainer(model, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], seed=cfg["seed"],
                       device=cfg["device"], checkpoint_dir=out, checkpoint_every=max(1, cfg["epochs"] // 5))
-    hist = trainer.fit((ds.inputs[tr], ds.outputs[tr]), (ds.inputs[te], ds.outputs[te]))
+    resume = None
+    if cfg["resume"]:
+        resume = out / "last.pt"
+        if not resume.is_file():
+            raise UsageError(f"--resume: expected {resume} from an earlier run, but it does not exist")
+    hist = trainer.fit((ds.inputs[tr], ds.outputs[tr]), (ds.inputs[te], ds.outputs[te]), resume=resume)
     (out / "history.json").write_text(json.dumps(hist, indent=2))
     print(f"final test relative L2 error {hist['test_rel'][-1]:.3e}; wrote {out}/best.pt, last.pt, history.json")
     return 0
@@ -260,7 +267,7 @@ def main(argv=None) -> int:
             return 3
         cfg = _config(args.command, args)
         return {"datagen": cmd_datagen, "train": cmd_train, "evaluate": cmd_evaluate}[args.command](cfg)
-    except (UsageError, ValueError, TypeError, FileNotFoundError, KeyError) as exc:
+    except (UsageError, ValueError, TypeError, FileNotFoundError, LookupError) as exc:
         if os.environ.get("SPON_DEBUG"):
             raise
         print(f"spon: error: {exc}", file=sys.stderr)

@@ -105,8 +105,11 @@ class DirichletDecoder(Decoder):
             if _parent(bc.function_space()) != V:
                 raise ValueError(f"bcs[{i}]: expected a DirichletBC on the decoder's space {V}, "
                                  f"got one on {bc.function_space()}")
-            bc.zero(ones)
-            bc.apply(data)
+            try:
+                bc.zero(ones)
+                bc.apply(data)
+            except LookupError as e:  # markers that are not on the mesh
+                raise ValueError(f"bcs[{i}]: {e}") from None
         with ones.dat.vec_ro as v:
             on_boundary = torch.as_tensor(v.array_r == 0.0)
         with data.dat.vec_ro as v:

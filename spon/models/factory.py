@@ -69,7 +69,14 @@ def build_spon(spec: dict):
     dec = dict(spec["decoder"])
     kind = dec.pop("kind", None)
     if kind == "dirichlet":
-        bc = fd.DirichletBC(V, float(dec.get("value", 0.0)), dec.get("boundary", "on_boundary"))
+        boundary = dec.get("boundary", "on_boundary")
+        if boundary != "on_boundary":
+            valid = {int(m) for m in V.mesh().exterior_facets.unique_markers}
+            asked = {int(b) for b in (boundary if isinstance(boundary, (list, tuple)) else [boundary])}
+            if not asked <= valid:
+                raise ValueError(f"spec['decoder']['boundary']: markers {sorted(asked - valid)} are not on the "
+                                 f"mesh; expected 'on_boundary' or some of {sorted(valid)}")
+        bc = fd.DirichletBC(V, float(dec.get("value", 0.0)), boundary)
         decoder = DirichletDecoder(V, bc, lifting=dec.get("lifting", "boundary"),
                                    interior=dec.get("interior", "values"))
     elif kind == "coefficients":
