@@ -1,7 +1,8 @@
 """Data: Gaussian random fields, PDE problem generators, HDF5 datasets."""
 from .dataset import FEDataset, dof_fingerprint, generate_dataset, write_dataset
 from .grf import MaternGRF
+from .parallel import generate_dataset_ensemble
 from .problems import PROBLEMS, DarcyProblem, ElasticityProblem, PoissonProblem, Problem, make_problem
 
 __all__ = ["MaternGRF", "Problem", "PoissonProblem", "DarcyProblem", "ElasticityProblem", "PROBLEMS",
-           "make_problem", "FEDataset", "write_dataset", "generate_dataset", "dof_fingerprint"]
+           "make_problem", "generate_dataset_ensemble", "FEDataset", "write_dataset", "generate_dataset", "dof_fingerprint"]

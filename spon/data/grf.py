@@ -70,15 +70,27 @@ class MaternGRF:
                                         "pc_factor_mat_solver_type": "mumps"})
         self._mass = fd.assemble(u * v * fd.dx)
 
-    def sample(self, n: int, seed: int | None = None, progress: bool = False) -> torch.Tensor:
-        """``n`` samples as a float64 tensor ``(n, V.dim())``."""
+    def sample(self, n: int, seed: int | None = None, progress: bool = False, start: int | None = None
+               ) -> torch.Tensor:
+        """``n`` samples as a float64 tensor ``(n, V.dim())``.
+
+        By default one random stream (``seed``) gives the samples in sequence. With
+        ``start``, sample ``i`` of the set has its own stream, seeded by
+        ``(seed, start + i)``: any slice of a set can be drawn alone (parallel
+        generation over ensemble members draws the same set as one process).
+        """
         if not (isinstance(n, int) and n > 0):
             raise ValueError(f"n: expected a positive integer, got {n!r}")
         from firedrake.adjoint.covariance_operator import WhiteNoiseGenerator
+        from firedrake.randomfunctiongen import PCG64, RandomGenerator
         noise = WhiteNoiseGenerator(self.V, seed=seed)
         out = np.empty((n, self.V.dim()))
         for i in trange(n, desc="GRF samples", disable=not progress):
-            b = self.tau * noise.sample(tensor=self._rhs).dat.data_ro.copy()
+            rng = None
+            if start is not None:
+                ss = np.random.SeedSequence([0 if seed is None else seed, start + i]).generate_state(1)[0]
+                rng = RandomGenerator(PCG64(seed=int(ss), comm=self.V.comm))
+            b = self.tau * noise.sample(rng=rng, tensor=self._rhs).dat.data_ro.copy()
             for k in range(self.n_solves):
                 self._rhs.dat.data_wo[:] = b
                 self._sol.zero()  # the solver updates u ← u + δu: start from 0 for bitwise repeatability

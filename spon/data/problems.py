@@ -27,15 +27,17 @@ class Problem:
 
     name = "problem"
 
-    def __init__(self, mesh_spec: MeshSpec, **params):
+    def __init__(self, mesh_spec: MeshSpec, comm=None, **params):
         self.mesh_spec = mesh_spec
-        self.mesh = build_mesh(mesh_spec)
+        self.mesh = build_mesh(mesh_spec, comm)
         self.params = params
 
     def metadata(self) -> dict:
         return {"problem": self.name, "mesh": self.mesh_spec.to_dict(), "params": dict(self.params)}
 
-    def sample_inputs(self, n: int, seed: int) -> torch.Tensor:
+    def sample_inputs(self, n: int, seed: int, start: int | None = None) -> torch.Tensor:
+        """``n`` random inputs; with ``start``, samples ``start … start+n-1`` of a set
+        whose every sample has its own random stream (see :meth:`MaternGRF.sample`)."""
         raise NotImplementedError
 
     def solve(self, inputs: torch.Tensor, progress: bool = True) -> torch.Tensor:
@@ -60,8 +62,8 @@ class PoissonProblem(Problem):
     name = "poisson"
 
     def __init__(self, mesh_spec: MeshSpec, degree: int = 1, length_scale: float = 0.2,
-                 smoothness: float = 3.0, variance: float = 100.0, boundary="on_boundary"):
-        super().__init__(mesh_spec, degree=degree, length_scale=length_scale, smoothness=smoothness,
+                 smoothness: float = 3.0, variance: float = 100.0, boundary="on_boundary", comm=None):
+        super().__init__(mesh_spec, comm, degree=degree, length_scale=length_scale, smoothness=smoothness,
                          variance=variance, boundary=boundary)
         V = fd.FunctionSpace(self.mesh, "CG", degree)
         self.input_space = self.output_space = V
@@ -74,8 +76,8 @@ class PoissonProblem(Problem):
                                               constant_jacobian=True)
         self._solver = fd.LinearVariationalSolver(problem, solver_parameters=_LU)
 
-    def sample_inputs(self, n, seed):
-        return self._grf.sample(n, seed=seed)
+    def sample_inputs(self, n, seed, start=None):
+        return self._grf.sample(n, seed=seed, start=start)
 
 
 class DarcyProblem(Problem):
@@ -86,10 +88,11 @@ class DarcyProblem(Problem):
     name = "darcy"
 
     def __init__(self, mesh_spec: MeshSpec, degree: int = 1, length_scale: float = 0.15,
-                 smoothness: float = 3.0, high: float = 12.0, low: float = 3.0, forcing: float = 1.0):
+                 smoothness: float = 3.0, high: float = 12.0, low: float = 3.0, forcing: float = 1.0,
+                 comm=None):
         if not (low > 0 and high > 0):
             raise ValueError(f"low, high: expected positive conductivities, got {low}, {high}")
-        super().__init__(mesh_spec, degree=degree, length_scale=length_scale, smoothness=smoothness,
+        super().__init__(mesh_spec, comm, degree=degree, length_scale=length_scale, smoothness=smoothness,
                          high=high, low=low, forcing=forcing)
         V = fd.FunctionSpace(self.mesh, "CG", degree)
         K = fd.FunctionSpace(self.mesh, "DG", 0)
@@ -103,8 +106,8 @@ class DarcyProblem(Problem):
         problem = fd.LinearVariationalProblem(a, fd.Constant(forcing) * v * fd.dx, self._output, bcs=self.bcs)
         self._solver = fd.LinearVariationalSolver(problem, solver_parameters=_LU)
 
-    def sample_inputs(self, n, seed):
-        psi = self._grf.sample(n, seed=seed)
+    def sample_inputs(self, n, seed, start=None):
+        psi = self._grf.sample(n, seed=seed, start=start)
         fn = fd.Function(self._grf.V)
         out = np.empty((n, self.input_space.dim()))
         for i in range(n):
@@ -126,12 +129,12 @@ class ElasticityProblem(Problem):
 
     def __init__(self, mesh_spec: MeshSpec, degree: int = 1, mode: str = "body_force",
                  youngs: float = 1.0, poisson: float = 0.3, length_scale: float = 0.2,
-                 smoothness: float = 3.0, clamp=1):
+                 smoothness: float = 3.0, clamp=1, comm=None):
         if mode not in ("body_force", "youngs_modulus"):
             raise ValueError(f"mode: expected 'body_force' or 'youngs_modulus', got {mode!r}")
         if not (youngs > 0 and -1 < poisson < 0.5):
             raise ValueError(f"youngs, poisson: expected E > 0 and -1 < ν < 0.5, got {youngs}, {poisson}")
-        super().__init__(mesh_spec, degree=degree, mode=mode, youngs=youngs, poisson=poisson,
+        super().__init__(mesh_spec, comm, degree=degree, mode=mode, youngs=youngs, poisson=poisson,
                          length_scale=length_scale, smoothness=smoothness, clamp=clamp)
         V = fd.VectorFunctionSpace(self.mesh, "CG", degree)
         S = fd.FunctionSpace(self.mesh, "CG", 1)
@@ -159,11 +162,12 @@ class ElasticityProblem(Problem):
                                               constant_jacobian=(mode == "body_force"))
         self._solver = fd.LinearVariationalSolver(problem, solver_parameters=_LU)
 
-    def sample_inputs(self, n, seed):
+    def sample_inputs(self, n, seed, start=None):
         if self.params["mode"] == "body_force":
-            fx, fy = self._grf.sample(n, seed=seed), self._grf.sample(n, seed=None if seed is None else seed + 1)
+            fx = self._grf.sample(n, seed=seed, start=start)
+            fy = self._grf.sample(n, seed=None if seed is None else seed + 1, start=start)
             return torch.stack([fx, fy], dim=-1)
-        return self.params["youngs"] * torch.exp(0.5 * self._grf.sample(n, seed=seed))
+        return self.params["youngs"] * torch.exp(0.5 * self._grf.sample(n, seed=seed, start=start))
 
 
 _LU = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
@@ -171,8 +175,8 @@ _LU = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mum
 PROBLEMS = {"poisson": PoissonProblem, "darcy": DarcyProblem, "elasticity": ElasticityProblem}
 
 
-def make_problem(name: str, mesh_spec: MeshSpec, **params) -> Problem:
+def make_problem(name: str, mesh_spec: MeshSpec, comm=None, **params) -> Problem:
     """Build a problem by name (``poisson``, ``darcy``, ``elasticity``)."""
     if name not in PROBLEMS:
         raise ValueError(f"name: expected one of {sorted(PROBLEMS)}, got {name!r}")
-    return PROBLEMS[name](mesh_spec, **params)
+    return PROBLEMS[name](mesh_spec, comm=comm, **params)

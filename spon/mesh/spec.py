@@ -41,21 +41,22 @@ class MeshSpec:
         return MeshSpec(self.source, self.h, self.refinements + extra)
 
 
-def build_hierarchy(spec: MeshSpec) -> tuple:
-    """Meshes from the gmsh base (coarsest) to ``spec.refinements`` refinements (finest)."""
+def build_hierarchy(spec: MeshSpec, comm=None) -> tuple:
+    """Meshes from the gmsh base (coarsest) to ``spec.refinements`` refinements (finest),
+    on ``comm`` (default COMM_WORLD; an ``Ensemble`` member passes ``ensemble.comm``)."""
     import firedrake as fd
 
     from .gmsh_io import gmsh_mesh
 
-    key = (spec.source, float(spec.h), spec.refinements)
+    key = (spec.source, float(spec.h), spec.refinements, None if comm is None else id(comm))
     if key not in _built:
         name = f"{spec.source}_h{spec.h:g}".replace(".", "p").replace("/", "_")
-        base = gmsh_mesh(spec.source, spec.h, name=name)
+        base = gmsh_mesh(spec.source, spec.h, name=name, **({} if comm is None else {"comm": comm}))
         meshes = (base,) if spec.refinements == 0 else tuple(fd.MeshHierarchy(base, spec.refinements))
         _built[key] = meshes
     return _built[key]
 
 
-def build_mesh(spec: MeshSpec):
+def build_mesh(spec: MeshSpec, comm=None):
     """The finest mesh of :func:`build_hierarchy`."""
-    return build_hierarchy(spec)[-1]
+    return build_hierarchy(spec, comm)[-1]

@@ -1,0 +1,102 @@
+"""Data-generation throughput: solver reuse against naive solves, and 2 ranks against 1.
+
+* ``reuse_speedup``: Poisson with random sources on a ≥10k-DOF gmsh mesh. spon's
+  generator assembles and factorises the operator once and reuses it for every
+  sample; the naive loop calls ``firedrake.solve(a == L)`` per sample (new
+  solver, assembly and factorisation each time). Darcy, whose operator changes
+  with every κ, is reported too (there only solver setup is reused).
+* ``two_rank_speedup``: Darcy generation over a ``firedrake.Ensemble`` with
+  ``mpiexec -n 2`` against ``-n 1`` (samples per second, barrier to barrier).
+
+Writes ``benchmarks/results/datagen.json``.
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("PETSC_OPTIONS", "-options_left no")
+
+import firedrake as fd  # noqa: E402
+
+from spon.data import DarcyProblem, PoissonProblem  # noqa: E402
+from spon.mesh import MeshSpec  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+LU = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+
+
+def naive_poisson(prob, X):
+    V = prob.input_space
+    f, u = fd.Function(V), fd.Function(V)
+    w, v = fd.TrialFunction(V), fd.TestFunction(V)
+    for row in X:
+        f.dat.data[:] = row.numpy()
+        fd.solve(fd.inner(fd.grad(w), fd.grad(v)) * fd.dx == f * v * fd.dx, u, bcs=prob.bcs, solver_parameters=LU)
+
+
+def naive_darcy(prob, X):
+    K, V = prob.input_space, prob.output_space
+    k, u = fd.Function(K), fd.Function(V)
+    w, v = fd.TrialFunction(V), fd.TestFunction(V)
+    for row in X:
+        k.dat.data[:] = row.numpy()
+        fd.solve(k * fd.inner(fd.grad(w), fd.grad(v)) * fd.dx == v * fd.dx, u, bcs=prob.bcs, solver_parameters=LU)
+
+
+def timed(fn, *args):
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=32)
+    p.add_argument("--out", type=Path, default=HERE / "results" / "datagen.json")
+    a = p.parse_args(argv)
+    ms = MeshSpec("unit_square", 0.08, 3)
+    out = {"settings": {"n": a.n, "mesh": ms.to_dict()}, "machine": {"platform": platform.platform(),
+           "cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+
+    for name, cls, naive in (("poisson", PoissonProblem, naive_poisson), ("darcy", DarcyProblem, naive_darcy)):
+        prob = cls(ms)
+        X = prob.sample_inputs(a.n + 2, seed=0)
+        prob.solve(X[:2], progress=False)   # warm-up: compile kernels, first factorisation
+        naive(prob, X[:2])
+        t_reuse = timed(lambda: prob.solve(X[2:], progress=False))
+        t_naive = timed(naive, prob, X[2:])
+        out[name] = {"dofs": prob.output_space.dim(), "reuse_seconds": t_reuse, "naive_seconds": t_naive,
+                     "speedup": t_naive / t_reuse}
+        print(name, out[name], flush=True)
+    out["reuse_speedup"] = out["poisson"]["speedup"]
+
+    mpiexec = shutil.which("mpiexec")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMPI_ALLOW_RUN_AS_ROOT": "1",
+           "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"}
+    rates = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for ranks in (1, 2):
+            timing = Path(tmp) / f"t{ranks}.json"
+            subprocess.run([mpiexec, "-n", str(ranks), sys.executable, "-m", "spon.data.parallel",
+                            "--problem", "darcy", "--h", "0.08", "--refinements", "3", "--n", str(a.n),
+                            "--out", str(Path(tmp) / f"d{ranks}.h5"), "--timing", str(timing)],
+                           env=env, check=True, capture_output=True)
+            rates[ranks] = json.loads(timing.read_text())
+            print(ranks, rates[ranks], flush=True)
+    out["ensemble"] = {str(k): v for k, v in rates.items()}
+    out["two_rank_speedup"] = rates[2]["samples_per_second"] / rates[1]["samples_per_second"]
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(out, indent=2))
+    print(json.dumps({k: out[k] for k in ("reuse_speedup", "two_rank_speedup")}))
+
+
+if __name__ == "__main__":
+    main()
