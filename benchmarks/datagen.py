@@ -59,7 +59,7 @@ def timed(fn, *args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--n", type=int, default=32)
+    p.add_argument("--n", type=int, default=96)
     p.add_argument("--out", type=Path, default=HERE / "results" / "datagen.json")
     a = p.parse_args(argv)
     ms = MeshSpec("unit_square", 0.08, 3)
