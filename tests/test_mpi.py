@@ -40,3 +40,69 @@ def test_per_sample_streams_do_not_depend_on_the_split():
     parts = torch.cat([prob.sample_inputs(2, seed=3, start=0), prob.sample_inputs(3, seed=3, start=2)])
     assert torch.equal(whole, parts)
     assert not torch.equal(whole[0], whole[1])
+
+
+PHYSICS = r"""
+import sys, numpy as np, torch
+import firedrake as fd
+from firedrake import COMM_WORLD
+from spon.mesh import MeshSpec, build_mesh
+from spon.physics import EnsembleFunctional, ResidualFunctional, ReducedFunctional
+
+def make(kind):
+    def build(comm):
+        mesh = build_mesh(MeshSpec("unit_square", 0.25, 1), comm)
+        V, K = fd.FunctionSpace(mesh, "CG", 1), fd.FunctionSpace(mesh, "DG", 0)
+        if kind == "residual":
+            return ResidualFunctional(V, lambda u, v, k: k * (1 + u ** 2) * fd.inner(fd.grad(u), fd.grad(v)) * fd.dx
+                                      - v * fd.dx, bcs=[fd.DirichletBC(V, 0, "on_boundary")], norm="H1",
+                                      data_spaces=[K])
+        def misfit(m, k):
+            u = fd.Function(V)
+            w, v = fd.TrialFunction(V), fd.TestFunction(V)
+            dx = fd.dx(degree=4)
+            fd.solve(k * fd.exp(m) * fd.inner(fd.grad(w), fd.grad(v)) * dx == v * dx, u,
+                     bcs=fd.DirichletBC(V, 0, "on_boundary"))
+            return fd.assemble(1e3 * u ** 2 * dx)
+        return ReducedFunctional(V, misfit, data_spaces=[K])
+    return build
+
+def run(kind, ensemble=None):
+    g = torch.Generator().manual_seed(0)
+    if ensemble is None:
+        F = make(kind)(COMM_WORLD)
+    else:
+        F = EnsembleFunctional(make(kind), ensemble)
+    u = (0.3 * torch.randn(5, F.V.dim(), generator=g, dtype=torch.float64)).requires_grad_(True)
+    k = 1 + torch.rand(5, F.data_spaces[0].dim(), generator=g, dtype=torch.float64)
+    J = F(u, k)
+    J.sum().backward()
+    return J.detach().numpy(), u.grad.numpy()
+
+if __name__ == "__main__":
+    out = {}
+    ens = fd.Ensemble(COMM_WORLD, 1)
+    for kind in ("residual", "reduced"):
+        J, g = run(kind, ens)
+        out[kind + "_J"], out[kind + "_g"] = J, g
+    if COMM_WORLD.rank == 0:
+        np.savez(sys.argv[1], **out)
+"""
+
+
+@pytest.mark.skipif(MPIEXEC is None, reason="needs mpiexec")
+def test_physics_batches_over_two_members_equal_serial(tmp_path):
+    script = tmp_path / "phys.py"
+    script.write_text(PHYSICS)
+    r = mpirun(2, str(script), str(tmp_path / "par.npz"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    import importlib.util
+    import numpy as np
+    spec = importlib.util.spec_from_file_location("phys", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    par = np.load(tmp_path / "par.npz")
+    for kind in ("residual", "reduced"):
+        J, g = mod.run(kind)
+        assert np.max(np.abs(par[kind + "_J"] - J)) <= 1e-10 * np.max(np.abs(J))
+        assert np.max(np.abs(par[kind + "_g"] - g)) <= 1e-10 * np.max(np.abs(g))
