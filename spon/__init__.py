@@ -11,6 +11,12 @@ Layers (each a subpackage):
 * :mod:`spon.training` — the training loop;
 * :mod:`spon.physics` — FE functionals of network outputs with per-sample adjoints.
 """
+import os as _os
+import sys as _sys
+
+if _os.path.basename(_sys.argv[0]) == "spon":  # the CLI's argv is not for PETSc
+    _os.environ.setdefault("PETSC_OPTIONS", "-options_left no")
+
 from .fem import (CoefficientDecoder, CoefficientEncoder, DirichletDecoder, DivergenceFreeDecoder,
                   FELoss, FENorm, InterpolationEncoder, L2ProjectionEncoder, MixedDecoder,
                   MomentEncoder, SpaceLayout, TransferEncoder, to_functions, to_tensor)
