@@ -1,6 +1,7 @@
 """Meshes from gmsh geometry sources, loaded into Firedrake."""
 from .gmsh_io import GEOMETRIES, generate_msh, gmsh_mesh, meshes_dir
+from .rve import RVE_KINDS, check_periodic_msh, rve_mesh, rve_msh
 from .spec import MeshSpec, build_hierarchy, build_mesh
 
 __all__ = ["GEOMETRIES", "generate_msh", "gmsh_mesh", "meshes_dir", "MeshSpec", "build_hierarchy",
-           "build_mesh"]
+           "build_mesh", "RVE_KINDS", "rve_msh", "rve_mesh", "check_periodic_msh"]
