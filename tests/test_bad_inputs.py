@@ -259,3 +259,9 @@ def test_decoder_options(spaces):
         DirichletDecoder(V, bc, interior="spectral")
     with pytest.raises(ValueError, match=r"lifting, interior: 'harmonic' and 'inverse_laplacian' need"):
         DirichletDecoder(spaces["dg"], fd.DirichletBC(spaces["dg"], 0, 1), lifting="harmonic")
+
+
+def test_non_periodic_rve():
+    from spon.mesh import check_periodic_msh, generate_msh
+    with pytest.raises(ValueError, match=r"path: .* is not a periodic RVE"):
+        check_periodic_msh(generate_msh("unit_square", 0.2))
