@@ -10,6 +10,7 @@ import firedrake as fd
 import torch
 
 from . import assembly
+from .bcs import dirichlet_mask
 from .checks import check_finite, check_tensor, mesh_of
 from .convert import to_functions
 from .layout import SpaceLayout
@@ -96,22 +97,10 @@ class DirichletDecoder(Decoder):
         if needs_k and (len(V) > 1 or V.ufl_element().sobolev_space.name not in ("H1", "H2")):
             raise ValueError(f"lifting, interior: 'harmonic' and 'inverse_laplacian' need a non-mixed "
                              f"H1-conforming space, got {V.ufl_element()}")
-        ones, data = fd.Function(V), fd.Function(V)
-        with ones.dat.vec_wo as v:
-            v.set(1.0)
-        for i, bc in enumerate(bcs):
-            if not isinstance(bc, fd.DirichletBC):
-                raise TypeError(f"bcs[{i}]: expected a firedrake DirichletBC, got {type(bc).__name__}")
-            if _parent(bc.function_space()) != V:
-                raise ValueError(f"bcs[{i}]: expected a DirichletBC on the decoder's space {V}, "
-                                 f"got one on {bc.function_space()}")
-            try:
-                bc.zero(ones)
-                bc.apply(data)
-            except LookupError as e:  # markers that are not on the mesh
-                raise ValueError(f"bcs[{i}]: {e}") from None
-        with ones.dat.vec_ro as v:
-            on_boundary = torch.as_tensor(v.array_r == 0.0)
+        on_boundary = torch.as_tensor(dirichlet_mask(V, bcs, "the decoder's space"))
+        data = fd.Function(V)
+        for bc in bcs:
+            bc.apply(data)
         with data.dat.vec_ro as v:
             data_vals = torch.as_tensor(v.array_r.copy())
         self.bcs, self.lifting, self.interior = bcs, lifting, interior
@@ -229,9 +218,3 @@ class MixedDecoder(Decoder):
             outs.append(y.reshape(y.shape[0], -1))
             start += d.in_dim
         return torch.cat(outs, dim=1)
-
-
-def _parent(V):
-    while getattr(V, "parent", None) is not None:
-        V = V.parent
-    return V

@@ -16,10 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 
 from ..atomic import atomic_path
+from .gmsh_io import _cache_dir
 
 __all__ = ["RVE_KINDS", "rve_msh", "rve_mesh", "check_periodic_msh"]
 
@@ -77,8 +77,7 @@ def rve_msh(kind: str = "fibre", h: float = 0.05, **params) -> Path:
     if kind not in RVE_KINDS:
         raise ValueError(f"kind: expected one of {RVE_KINDS}, got {kind!r}")
     key = hashlib.sha256(json.dumps([kind, h, params, 2], sort_keys=True, default=str).encode()).hexdigest()[:16]
-    root = Path(os.environ.get("SPON_CACHE", Path.home() / ".cache" / "spon")) / "meshes"
-    out = root / f"rve-{kind}-{key}.msh"
+    out = _cache_dir() / f"rve-{kind}-{key}.msh"
     if out.is_file():
         return out
     gmsh.initialize(interruptible=False)

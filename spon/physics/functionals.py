@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import ufl
 
+from ..fem.bcs import dirichlet_mask
 from ..fem.checks import check_finite, check_tensor
 from .batched import BatchSpace
 
@@ -173,7 +174,7 @@ class ResidualFunctional(_BatchedForms):
             raise ValueError(f"norm: expected one of {_NORMS}, got {norm!r}")
         super().__init__(V, data_spaces, quadrature_degree)
         self.residual, self.bcs, self.norm = residual, list(bcs), norm
-        self.bdofs = np.unique(np.concatenate([_bc_dofs(bc, V) for bc in self.bcs])) if self.bcs else None
+        self.bdofs = np.flatnonzero(dirichlet_mask(V, self.bcs)) if self.bcs else None
         if norm != "l2":
             p, q = fd.TrialFunction(V), fd.TestFunction(V)
             forms = {"L2": fd.inner(p, q) * fd.dx,
@@ -256,16 +257,6 @@ _NORMS = ("l2", "L2", "H1", "H1_semi", "L2_preconditioned")
 def _homogeneous(bcs):
     return [fd.DirichletBC(bc.function_space(), fd.zero(bc.function_space().value_shape), bc.sub_domain)
             for bc in bcs]
-
-
-def _bc_dofs(bc, V):
-    """Flat (PETSc-order) indices of the DOFs a DirichletBC on ``V`` (or a component) fixes."""
-    ones = fd.Function(V)
-    with ones.dat.vec_wo as v:
-        v.set(1.0)
-    bc.zero(ones)
-    with ones.dat.vec_ro as v:
-        return np.flatnonzero(v.array_r == 0.0)
 
 
 class ReducedFunctional(FEFunctional):

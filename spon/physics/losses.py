@@ -1,7 +1,6 @@
 """Losses that mix data and physics."""
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 __all__ = ["HybridLoss"]

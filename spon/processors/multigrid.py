@@ -31,8 +31,8 @@ class Transfer(FEModule):
         P = assembly.interpolation_matrix(V_coarse, V_fine)
         Pt = P.t().coalesce()
         rowsum = torch.sparse.sum(Pt, dim=1).to_dense()
-        (r, c), v = Pt.indices(), Pt.values()
-        R = torch.sparse_coo_tensor(Pt.indices(), v / rowsum[r], Pt.shape, check_invariants=False).coalesce()
+        idx = Pt.indices()
+        R = torch.sparse_coo_tensor(idx, Pt.values() / rowsum[idx[0]], Pt.shape, check_invariants=False).coalesce()
         self.register_buffer("P", P, persistent=False)
         self.register_buffer("R", R, persistent=False)
 
