@@ -1,0 +1,281 @@
+"""The microscale cell problem of first-order periodic homogenisation.
+
+Given a macro strain ``ε̄`` (Voigt ``(ε_xx, ε_yy, γ_xy)``), find the periodic,
+zero-mean fluctuation ``ũ`` with ``u = ε̄·x + ũ`` such that
+
+    ∫_Y σ(ε̄ + ε(ũ)) : ε(v) dx = 0    for all periodic v,
+
+by Newton's method on a periodic mesh. Returns ``ũ``, the homogenised stress
+``σ̄ = ⟨σ⟩`` and the consistent tangent ``C̄ = dσ̄/dε̄``, computed from the three
+linearised cell problems ``J δũ_k = -∫ (C_t : E_k) : ε(v)`` at the converged
+state (one factorisation, three solves), not by finite differences.
+
+The translation null space is removed by pinning one node during the solve;
+the returned ``ũ`` is then shifted to zero mean (stresses are unaffected).
+
+Examples
+--------
+>>> from spon.mesh import rve_mesh
+>>> from spon.multiscale import RVEProblem, equino_materials
+>>> rve = RVEProblem(rve_mesh("fibre", h=0.1), equino_materials())
+>>> sol = rve.solve([0.01, 0.0, 0.0])
+>>> sol.stress.shape, sol.tangent.shape
+((3,), (3, 3))
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .materials import LinearElastic, Material, NonlinearElasticMatrix
+
+__all__ = ["RVEProblem", "MicroSolution", "equino_materials", "check_strain", "voigt_strain",
+           "voigt_stress", "is_periodic"]
+
+_SOLVER = {"mat_type": "aij", "ksp_type": "preonly", "pc_type": "lu",
+           "pc_factor_mat_solver_type": "mumps"}
+
+
+def equino_materials(matrix: Material | None = None, fibre: Material | None = None) -> dict:
+    """EquiNO's phases by physical group: 1 = nonlinear matrix, 2 = linear fibre."""
+    return {1: matrix or NonlinearElasticMatrix(), 2: fibre or LinearElastic(K=43452.38, G=29918.03)}
+
+
+def voigt_strain(E):
+    """The UFL 2×2 strain tensor of a Voigt strain ``(ε_xx, ε_yy, γ_xy)``."""
+    import ufl
+    return ufl.as_matrix([[E[0], E[2] / 2], [E[2] / 2, E[1]]])
+
+
+def voigt_stress(s):
+    """``(σ_xx, σ_yy, σ_xy)`` of a UFL 2×2 stress tensor."""
+    import ufl
+    return ufl.as_vector([s[0, 0], s[1, 1], s[0, 1]])
+
+
+def check_strain(strain, name="strain", batched=False) -> np.ndarray:
+    E = np.asarray(strain, dtype=float)
+    want = (-1, 3) if batched else (3,)
+    if E.ndim != len(want) or E.shape[-1] != 3:
+        raise ValueError(f"{name}: expected Voigt strain{'s' if batched else ''} of shape "
+                         f"{'(N, 3)' if batched else '(3,)'} (eps_xx, eps_yy, gamma_xy), got {E.shape}")
+    if not np.all(np.isfinite(E)):
+        raise ValueError(f"{name}: contains NaN or Inf")
+    return E
+
+
+def is_periodic(mesh) -> bool:
+    """Periodic Firedrake meshes carry discontinuous coordinates."""
+    fam = mesh.coordinates.function_space().ufl_element().family()
+    return "Discontinuous" in fam or fam == "DQ"
+
+
+@dataclass
+class MicroSolution:
+    """One solved cell problem."""
+    strain: np.ndarray
+    fluctuation: object          # firedrake.Function, periodic, zero mean
+    stress: np.ndarray           # (3,) homogenised stress σ̄
+    tangent: np.ndarray | None   # (3, 3) consistent tangent dσ̄/dε̄
+    iterations: int
+    residuals: list = field(default_factory=list)
+
+
+class RVEProblem:
+    """Periodic cell problem on a periodic RVE mesh.
+
+    Parameters
+    ----------
+    mesh : firedrake.MeshGeometry
+        A periodic mesh of the cell (e.g. :func:`spon.mesh.rve_mesh`).
+    materials : dict[int, Material]
+        Material per cell subdomain (physical surface) id; the ids must cover the mesh.
+    degree : int
+        Lagrange degree of the fluctuation (default 2).
+    quadrature_degree : int
+        Fixed quadrature degree of every form (default ``2 (degree - 1)``, at least 1).
+    phase : UFL expression, optional
+        A field of phase ids (e.g. a DG0 Function, or a conditional on the
+        coordinates), sampled at quadrature points, instead of the mesh's cell subdomains.
+    rtol, atol : float
+        Newton tolerances on the residual norm.
+    """
+
+    def __init__(self, mesh, materials: dict, *, degree: int = 2, quadrature_degree: int | None = None,
+                 phase=None, rtol: float = 1e-10, atol: float = 1e-10, max_it: int = 30):
+        import firedrake as fd
+        import ufl
+
+        if not isinstance(mesh, fd.MeshGeometry) or mesh.geometric_dimension != 2:
+            raise TypeError(f"mesh: expected a 2D firedrake mesh, got {type(mesh).__name__}")
+        if not is_periodic(mesh):
+            raise ValueError("mesh: expected a periodic RVE mesh (matching nodes on opposite edges, "
+                             "e.g. spon.mesh.rve_mesh); got a non-periodic mesh")
+        if not isinstance(materials, dict) or not materials:
+            raise TypeError("materials: expected a dict {phase id: Material}")
+        for k, m in materials.items():
+            if not isinstance(m, Material):
+                raise TypeError(f"materials[{k}]: expected a spon.multiscale.Material, got {type(m).__name__}")
+        if degree < 1:
+            raise ValueError(f"degree: expected >= 1, got {degree}")
+        self.mesh, self.materials, self.degree = mesh, dict(materials), degree
+        self.qdeg = quadrature_degree if quadrature_degree is not None else max(1, 2 * (degree - 1))
+        self.dx = fd.dx(domain=mesh, degree=self.qdeg)
+        self.rtol, self.atol, self.max_it = rtol, atol, max_it
+
+        self.volume = float(fd.assemble(fd.Constant(1.0) * fd.dx(domain=mesh)))
+        self.chi = {}
+        if phase is None:
+            DG0 = fd.FunctionSpace(mesh, "DG", 0)
+            vol = fd.assemble(fd.TestFunction(DG0) * fd.dx(domain=mesh)).dat.data_ro
+            for pid in materials:
+                c = fd.Function(DG0, name=f"phase_{pid}")
+                try:
+                    c.dat.data[:] = fd.assemble(fd.TestFunction(DG0) * fd.dx(pid, domain=mesh)).dat.data_ro / vol
+                except Exception as e:  # unknown subdomain id
+                    raise ValueError(f"materials: phase id {pid} is not a cell region of the mesh ({e})") from None
+                self.chi[pid] = c
+            cover = sum(c.dat.data_ro for c in self.chi.values())
+            bad = int(np.sum(~np.isclose(cover, 1.0)))
+        else:
+            # a phase-id field or expression, sampled at the quadrature points
+            for pid in materials:
+                self.chi[pid] = ufl.conditional(ufl.lt(abs(phase - pid), 0.5), 1.0, 0.0)
+            covered = fd.assemble(sum(self.chi.values()) * self.dx)
+            bad = 0 if abs(covered - self.volume) < 1e-12 * self.volume else 1
+        if bad:
+            raise ValueError(f"materials: ids {sorted(materials)} leave part of the cell without exactly "
+                             "one material; give a material for every physical surface / phase id")
+
+        self.V = fd.VectorFunctionSpace(mesh, "CG", degree)
+        self.u = fd.Function(self.V, name="fluctuation")
+        v = fd.TestFunction(self.V)
+        self.E = fd.Constant(np.zeros(3))
+        eps = ufl.variable(voigt_strain(self.E) + ufl.sym(ufl.grad(self.u)))
+        self.sigma = sum(c * m.stress(eps) for c, m in ((self.chi[p], self.materials[p]) for p in self.materials))
+        self.Ct = ufl.diff(self.sigma, eps)   # material tangent, 2x2x2x2
+        i, j, k, l = ufl.indices(4)
+        self._Ek = [fd.Constant(np.eye(3)[n]) for n in range(3)]
+        self.F = ufl.inner(self.sigma, ufl.sym(ufl.grad(v))) * self.dx
+        self.J = fd.derivative(self.F, self.u)
+        self._rhs = [-ufl.inner(ufl.as_tensor(self.Ct[i, j, k, l] * voigt_strain(Ek)[k, l], (i, j)),
+                                ufl.sym(ufl.grad(v))) * self.dx for Ek in self._Ek]
+        self._sig_forms = [voigt_stress(self.sigma)[n] * self.dx for n in range(3)]
+        self._bc = _PinBC(self.V, fd.Constant((0.0, 0.0)), "on_boundary")
+        problem = fd.NonlinearVariationalProblem(self.F, self.u, bcs=[self._bc], J=self.J)
+        self._residuals = []
+        sp = dict(_SOLVER, snes_type="newtonls", snes_linesearch_type="basic", snes_rtol=rtol,
+                  snes_atol=atol, snes_stol=0.0, snes_max_it=max_it)
+        self.solver = fd.NonlinearVariationalSolver(problem, solver_parameters=sp)
+        self.solver.snes.setMonitor(lambda snes, it, r: self._residuals.append(float(r)))
+        self._du = fd.Function(self.V)
+        self._dsig_forms = None
+        self._assemblers, self._mean_f, self._A = {}, None, None
+
+    # ------------------------------------------------------------------ solve
+    def solve(self, strain, *, tangent: bool = True, initial: np.ndarray | None = None) -> MicroSolution:
+        """Solve the cell problem at macro strain ``strain`` (Voigt, shape (3,)).
+
+        ``initial`` is a warm start: the ``.dat`` values of an earlier fluctuation.
+        """
+        import firedrake as fd
+        from firedrake.exceptions import ConvergenceError
+
+        E = check_strain(strain)
+        self.E.assign(E)
+        if initial is None:
+            self.u.zero()
+        else:
+            self.u.dat.data[:] = initial
+        self._residuals = []
+        try:
+            self.solver.solve()
+        except ConvergenceError as e:
+            raise RuntimeError(f"strain: the cell problem at {E.tolist()} did not converge "
+                               f"(residuals {self._residuals}): {e}") from None
+        its = self.solver.snes.getIterationNumber()
+        raw = self.u.dat.data_ro.copy()
+        sig = np.array([self._zero(f) for f in self._sig_forms]) / self.volume
+        C = self._tangent() if tangent else None
+        out = fd.Function(self.V, name="fluctuation")
+        out.dat.data[:] = raw - self._mean(raw)
+        sol = MicroSolution(E, out, sig, C, its, list(self._residuals))
+        sol.raw = raw
+        return sol
+
+    def _zero(self, form):
+        """Assemble a 0-form through a cached assembler (skips UFL preprocessing)."""
+        from firedrake.assemble import get_assembler
+        a = self._assemblers.get(id(form))
+        if a is None:
+            a = self._assemblers[id(form)] = get_assembler(form)
+        return float(a.assemble())
+
+    def _mean(self, raw):
+        import firedrake as fd
+        if self._mean_f is None:
+            self._mean_f = fd.Function(self.V)
+            self._mean_forms = [self._mean_f[n] * fd.dx(domain=self.mesh) for n in range(2)]
+        self._mean_f.dat.data[:] = raw
+        return np.array([self._zero(f) for f in self._mean_forms]) / self.volume
+
+    def _tangent(self):
+        import firedrake as fd
+        import ufl
+        from firedrake.assemble import get_assembler
+        if self._A is None:
+            self._A_asm = get_assembler(self.J, bcs=[self._bc], mat_type="aij")
+            self._A = self._A_asm.allocate()
+            zbc = self._bc.zero_bc()
+            self._b_asm = [get_assembler(r, bcs=[zbc]) for r in self._rhs]
+            self._b = [fd.Cofunction(self.V.dual()) for _ in self._rhs]
+            self._ls = fd.LinearSolver(self._A, solver_parameters=_SOLVER)
+        self._A_asm.assemble(tensor=self._A)   # new values: the LU is redone on the next solve
+        ls = self._ls
+        C = np.zeros((3, 3))
+        if self._dsig_forms is None:
+            i, j, k, l = ufl.indices(4)
+            dS = ufl.as_tensor(self.Ct[i, j, k, l] * ufl.sym(ufl.grad(self._du))[k, l], (i, j))
+            self._dsig_forms = [voigt_stress(dS)[n] * self.dx for n in range(3)]
+            self._csig_forms = [[voigt_stress(ufl.as_tensor(self.Ct[i, j, k, l] * voigt_strain(Ek)[k, l],
+                                                            (i, j)))[n] * self.dx for n in range(3)]
+                                for Ek in self._Ek]
+        for kk in range(3):
+            b = self._b_asm[kk].assemble(tensor=self._b[kk])
+            ls.solve(self._du, b)
+            C[:, kk] = [self._zero(self._csig_forms[kk][n]) + self._zero(self._dsig_forms[n])
+                        for n in range(3)]
+        return C / self.volume
+
+    # --------------------------------------------------------------- helpers
+    def stress_field(self, solution: MicroSolution | None = None, space=None):
+        """The microscale stress ``(σ_xx, σ_yy, σ_xy)`` interpolated into ``space``
+        (default: vector DG of degree ``degree - 1``)."""
+        import firedrake as fd
+        if solution is not None:
+            self.E.assign(solution.strain)
+            self.u.dat.data[:] = solution.raw
+        space = space or fd.VectorFunctionSpace(self.mesh, "DG", max(self.degree - 1, 0), dim=3)
+        return fd.Function(space, name="stress").interpolate(voigt_stress(self.sigma))
+
+
+def _pin_bc_class():
+    import firedrake as fd
+
+    class PinBC(fd.DirichletBC):
+        """Fixes node 0 (removes the translation null space of the periodic problem)."""
+
+        @cached_property
+        def nodes(self):
+            return np.array([0], dtype=np.int32)
+
+        def zero_bc(self):
+            return PinBC(self.function_space(), fd.Constant((0.0, 0.0)), "on_boundary")
+
+    return PinBC
+
+
+def _PinBC(V, g, sub):
+    return _pin_bc_class()(V, g, sub)
