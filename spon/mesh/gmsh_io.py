@@ -14,7 +14,7 @@ from ..atomic import atomic_path
 
 __all__ = ["GEOMETRIES", "meshes_dir", "generate_msh", "gmsh_mesh"]
 
-GEOMETRIES = ("unit_square", "l_shape", "plate_with_hole")
+GEOMETRIES = ("unit_square", "l_shape", "plate_with_hole", "cook_membrane", "l_profile")
 
 
 def meshes_dir() -> Path:

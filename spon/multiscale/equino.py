@@ -1,0 +1,319 @@
+"""EquiNO (Eivazi et al., arXiv 2504.07976) on Firedrake POD bases, and a σ̄(ε̄) MLP baseline.
+
+The fluctuation is ``ũ = Σ a_i(ε̄) φ_i`` with ``φ_i`` POD modes of periodic FE
+snapshots (periodic by construction); the micro stress is ``σ = Σ b_j(ε̄) ψ_j``
+with ``ψ_j`` POD modes of equilibrated FE stress fields (equilibrated by
+construction). A network gives ``(a, b)`` from ``ε̄``. Training needs no stress
+labels: the loss is constitutive consistency at the quadrature points,
+
+    L = ⟨ |σ_law(ε̄ + Σ a_i ε(φ_i)) − Σ b_j ψ_j|² ⟩ / ⟨ |σ_law|² ⟩,
+
+at strains drawn afresh in the box every step. ``σ̄ = Σ b_j ⟨ψ_j⟩`` is linear in
+``b``; the consistent tangent ``dσ̄/dε̄`` comes from autodiff.
+
+Both surrogates answer :meth:`Surrogate.stress_and_tangent` for a batch of
+strains and refuse strains outside their training box (``strict=True``).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..atomic import atomic_path
+from . import materials as _materials
+
+__all__ = ["pod", "Surrogate", "EquiNO", "StressMLP", "fit_equino", "fit_stress_mlp", "field_errors",
+           "save_surrogate", "load_surrogate"]
+
+_VOIGT_W = np.array([1.0, 1.0, 2.0])   # σ:σ = σxx² + σyy² + 2σxy²
+
+
+def pod(X: np.ndarray, weights: np.ndarray, comp_weights=None, tol: float = 1e-8, n_max: int | None = None):
+    """POD by the method of snapshots in the weighted inner product ``Σ_q w_q Σ_c k_c x_qc y_qc``.
+
+    Returns ``T`` (k, S) with modes ``= T @ X`` (orthonormal), and the eigenvalues.
+    ``k`` keeps a fraction ``1 - tol`` of the snapshot energy (at most ``n_max``).
+    """
+    S = X.shape[0]
+    kc = np.ones(X.shape[-1]) if comp_weights is None else np.asarray(comp_weights)
+    Xw = X * (weights[:, None] * kc)[None]
+    K = Xw.reshape(S, -1) @ X.reshape(S, -1).T
+    lam, V = np.linalg.eigh(K)
+    lam, V = lam[::-1], V[:, ::-1]
+    lam = np.clip(lam, 0, None)
+    energy = np.cumsum(lam) / lam.sum()
+    k = int(np.searchsorted(energy, 1 - tol) + 1)
+    k = min(k, n_max or S, int(np.sum(lam > lam[0] * 1e-14)))
+    return (V[:, :k] / np.sqrt(lam[:k])).T, lam
+
+
+def _mlp(n_in, n_out, width, depth):
+    layers, d = [], n_in
+    for _ in range(depth):
+        layers += [nn.Linear(d, width), nn.Tanh()]
+        d = width
+    layers.append(nn.Linear(d, n_out))
+    return nn.Sequential(*layers)
+
+
+class Surrogate(nn.Module):
+    """A homogenised material ``ε̄ ↦ (σ̄, C̄)`` trained in the box ``[-box, box]³``."""
+
+    def check_box(self, E: torch.Tensor, name: str = "strain", slack: float = 1e-9):
+        if not isinstance(E, torch.Tensor) or E.ndim != 2 or E.shape[1] != 3:
+            raise ValueError(f"{name}: expected a tensor of Voigt strains of shape (N, 3), got "
+                             f"{getattr(E, 'shape', type(E).__name__)}")
+        if E.dtype != self.box.dtype or E.device != self.box.device:
+            raise TypeError(f"{name}: expected {self.box.dtype} on {self.box.device}, got {E.dtype} on {E.device}")
+        if not torch.isfinite(E).all():
+            raise ValueError(f"{name}: contains NaN or Inf")
+        out = E.abs() > self.box * (1 + slack)
+        if out.any():
+            i = int(out.any(1).nonzero()[0])
+            raise ValueError(f"{name}: {int(out.any(1).sum())} strain(s) lie outside the surrogate's training "
+                             f"box [-{self.box[0].item():g}, {self.box[0].item():g}]^3, e.g. "
+                             f"{E[i].tolist()}; refine the load steps or retrain on a larger box")
+
+    def homogenised_stress(self, E: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def stress_and_tangent(self, E: torch.Tensor, strict: bool = True):
+        """σ̄ (N, 3) and C̄ = dσ̄/dε̄ (N, 3, 3) by autodiff, in one batched call."""
+        if strict:
+            self.check_box(E)
+
+        def f(e):
+            s = self.homogenised_stress(e[None])[0]
+            return s, s
+
+        C, s = torch.func.vmap(torch.func.jacrev(f, has_aux=True))(E)
+        return s, C
+
+
+class EquiNO(Surrogate):
+    """EquiNO on POD bases; build with :meth:`from_snapshots`."""
+
+    def __init__(self, n_u: int, n_sigma: int, n_q: int, n_dof: int, width: int = 64, depth: int = 3,
+                 box: float = 0.04, materials: dict | None = None, meta: dict | None = None):
+        super().__init__()
+        dt = torch.float64
+        self.n_u, self.n_sigma = n_u, n_sigma
+        self.meta = dict(meta or {}, n_u=n_u, n_sigma=n_sigma, n_q=n_q, n_dof=n_dof, width=width, depth=depth,
+                         box=box, kind="EquiNO")
+        self.materials = materials or {}
+        self.register_buffer("box", torch.full((3,), float(box), dtype=dt))
+        self.register_buffer("u_modes", torch.zeros(n_u, n_dof, 2, dtype=dt))
+        self.register_buffer("u_modes_q", torch.zeros(n_u, n_q, 2, dtype=dt))
+        self.register_buffer("eps_modes", torch.zeros(n_u, n_q, 3, dtype=dt))
+        self.register_buffer("stress_modes", torch.zeros(n_sigma, n_q, 3, dtype=dt))
+        self.register_buffer("stress_mean_modes", torch.zeros(n_sigma, 3, dtype=dt))
+        self.register_buffer("weights", torch.zeros(n_q, dtype=dt))
+        self.register_buffer("phase", torch.zeros(n_q, dtype=torch.int64))
+        self.register_buffer("coef_mean", torch.zeros(n_u + n_sigma, dtype=dt))
+        self.register_buffer("coef_scale", torch.ones(n_u + n_sigma, dtype=dt))
+        self.net = _mlp(3, n_u + n_sigma, width, depth).to(dt)
+
+    @classmethod
+    def from_snapshots(cls, snaps, quad, materials: dict, *, n_u=None, n_sigma=None, tol=1e-8,
+                       width=64, depth=3, box=0.04, seed=0, meta=None):
+        """POD of the snapshot fluctuations and stresses (both kept as FE data)."""
+        w = quad.weights
+        Tu, lam_u = pod(snaps.u_q, w, tol=tol, n_max=n_u)
+        Ts, lam_s = pod(snaps.stress_q, w, _VOIGT_W, tol=tol, n_max=n_sigma)
+        torch.manual_seed(seed)
+        m = cls(len(Tu), len(Ts), len(w), snaps.u.shape[1], width, depth, box, materials,
+                meta=dict(meta or {}, materials=_material_spec(materials)))
+        t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
+        u_modes = np.einsum("ks,snc->knc", Tu, snaps.u)
+        m.u_modes.copy_(t(u_modes))
+        m.u_modes_q.copy_(t(np.einsum("ks,snc->knc", Tu, snaps.u_q)))
+        m.eps_modes.copy_(t(np.stack([quad.strain_of(phi) for phi in u_modes])))
+        psi = np.einsum("ks,snc->knc", Ts, snaps.stress_q)
+        m.stress_modes.copy_(t(psi))
+        m.stress_mean_modes.copy_(t(np.einsum("q,kqc->kc", w, psi) / w.sum()))
+        m.weights.copy_(t(w))
+        m.phase.copy_(torch.as_tensor(quad.phase))
+        # coefficient scales from the snapshots' own projections (no stress labels in the loss)
+        a = np.einsum("sqc,q,kqc->sk", snaps.u_q, w, m.u_modes_q.numpy())
+        b = np.einsum("sqc,q,c,kqc->sk", snaps.stress_q, w, _VOIGT_W, psi)
+        c = np.concatenate([a, b], axis=1)
+        m.coef_mean.copy_(t(c.mean(0)))
+        m.coef_scale.copy_(t(c.std(0) + 1e-12 * np.abs(c).max()))
+        m.pod_energy = {"u": lam_u, "stress": lam_s}
+        return m
+
+    def coefficients(self, E):
+        c = self.coef_mean + self.coef_scale * self.net(E / self.box)
+        return c[:, :self.n_u], c[:, self.n_u:]
+
+    def homogenised_stress(self, E):
+        return self.coefficients(E)[1] @ self.stress_mean_modes
+
+    def fields(self, E):
+        """Fluctuation ``(B, Nq, 2)`` and micro stress ``(B, Nq, 3)`` at the quadrature points."""
+        a, b = self.coefficients(E)
+        return (torch.einsum("bk,kqc->bqc", a, self.u_modes_q),
+                torch.einsum("bk,kqc->bqc", b, self.stress_modes))
+
+    def fluctuation_dofs(self, E):
+        """Fluctuation DOFs ``(B, ndof, 2)`` of the RVE's CG space (periodic by construction)."""
+        return torch.einsum("bk,knc->bnc", self.coefficients(E)[0], self.u_modes)
+
+    def law_stress(self, E, a):
+        eps = E[:, None, :] + torch.einsum("bk,kqc->bqc", a, self.eps_modes)
+        sig = torch.zeros_like(eps)
+        if not self.materials:
+            raise RuntimeError("materials: EquiNO's loss needs the phase materials {id: Material}")
+        for pid, mat in self.materials.items():
+            idx = (self.phase == pid).nonzero().squeeze(1)
+            sig = sig.index_copy(1, idx, mat.stress_voigt(eps.index_select(1, idx)))
+        return sig
+
+    def constitutive_loss(self, E):
+        """Per-sample constitutive mismatch relative to ⟨|σ_law(ε̄)|²⟩ (no stress labels)."""
+        a, b = self.coefficients(E)
+        law = self.law_stress(E, a)
+        r = law - torch.einsum("bk,kqc->bqc", b, self.stress_modes)
+        k = torch.tensor(_VOIGT_W, dtype=E.dtype, device=E.device)
+        num = torch.einsum("bqc,q,c->b", r**2, self.weights, k)
+        # scale by the stress of the homogeneous strain: independent of the network, so
+        # inflating the fluctuation cannot shrink the loss
+        with torch.no_grad():
+            ref = self.law_stress(E, torch.zeros_like(a))
+            den = torch.einsum("bqc,q,c->b", ref**2, self.weights, k)
+        return num / den.clamp_min(1e-30)
+
+
+class StressMLP(Surrogate):
+    """Data-driven baseline: an MLP fit of ``σ̄(ε̄)`` on the snapshots; tangent by autodiff."""
+
+    def __init__(self, width=64, depth=3, box=0.04, meta=None):
+        super().__init__()
+        dt = torch.float64
+        self.meta = dict(meta or {}, width=width, depth=depth, box=box, kind="StressMLP")
+        self.register_buffer("box", torch.full((3,), float(box), dtype=dt))
+        self.register_buffer("scale", torch.ones(3, dtype=dt))
+        self.net = _mlp(3, 3, width, depth).to(dt)
+
+    def homogenised_stress(self, E):
+        return self.scale * self.net(E / self.box)
+
+
+def _material_spec(materials):
+    return {int(k): [type(m).__name__, m.params()] for k, m in materials.items()}
+
+
+def _materials_from_spec(spec):
+    out = {}
+    for k, (cls, params) in spec.items():
+        C = getattr(_materials, cls, None)
+        if C is None:
+            return None    # a user material: the caller passes materials= on load
+        out[int(k)] = C(**params)
+    return out
+
+
+def _cosine(opt, steps):
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+
+
+def fit_equino(model: EquiNO, steps: int = 3000, batch: int = 64, lr: float = 3e-3, seed: int = 0,
+               progress: bool = True, callback=None) -> list:
+    """Physics-informed training at strains drawn uniformly in the box each step."""
+    from tqdm.auto import trange
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    opt = torch.optim.Adam(model.net.parameters(), lr=lr)
+    sched = _cosine(opt, steps)
+    hist = []
+    bar = trange(steps, desc="EquiNO (constitutive loss)", disable=not progress)
+    for step in bar:
+        E = ((2 * torch.rand(batch, 3, generator=g, dtype=torch.float64) - 1) * model.box.cpu()).to(model.box.device)
+        loss = model.constitutive_loss(E).mean()
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"EquiNO loss became {loss.item()} at step {step}")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        hist.append(loss.item())
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{loss.item():.2e}")
+        if callback:
+            callback(step, loss.item())
+    return hist
+
+
+def fit_stress_mlp(model: StressMLP, strains, stresses, steps: int = 3000, lr: float = 3e-3, seed: int = 0,
+                   progress: bool = True) -> list:
+    """Full-batch data fit of σ̄ on snapshot pairs."""
+    from tqdm.auto import trange
+    torch.manual_seed(seed)
+    E = torch.as_tensor(strains, dtype=torch.float64)
+    S = torch.as_tensor(stresses, dtype=torch.float64)
+    model.scale.copy_(S.abs().amax(0))
+    opt = torch.optim.Adam(model.net.parameters(), lr=lr)
+    sched = _cosine(opt, steps)
+    hist = []
+    for _ in trange(steps, desc="σ̄ MLP (data)", disable=not progress):
+        loss = (((model.homogenised_stress(E) - S) / model.scale) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        hist.append(loss.item())
+    return hist
+
+
+def _rel(pred, true, w):
+    return np.sqrt(np.einsum("sq,q->s", (pred - true) ** 2, w) / np.einsum("sq,q->s", true**2, w))
+
+
+@torch.no_grad()
+def field_errors(model: Surrogate, snaps, weights: np.ndarray) -> dict:
+    """Mean relative L² errors per field over the snapshots, and of σ̄ and C̄."""
+    E = torch.as_tensor(snaps.strain)
+    out = {}
+    if isinstance(model, EquiNO):
+        u, s = (x.numpy() for x in model.fields(E))
+        for c, name in enumerate(("u_x", "u_y")):
+            out[name] = float(_rel(u[..., c], snaps.u_q[..., c], weights).mean())
+        for c, name in enumerate(("sigma_xx", "sigma_yy", "sigma_xy")):
+            out[name] = float(_rel(s[..., c], snaps.stress_q[..., c], weights).mean())
+    with torch.enable_grad():
+        sb, C = model.stress_and_tangent(E, strict=False)
+    sb, C = sb.detach().numpy(), C.detach().numpy()
+    out["sigma_bar"] = float(np.mean(np.linalg.norm(sb - snaps.stress, axis=1) / np.linalg.norm(snaps.stress, axis=1)))
+    out["tangent"] = float(np.mean(np.linalg.norm(C - snaps.tangent, axis=(1, 2))
+                                   / np.linalg.norm(snaps.tangent, axis=(1, 2))))
+    return out
+
+
+def save_surrogate(model: Surrogate, path) -> None:
+    """Atomic checkpoint: buffers, weights and the metadata to rebuild the model."""
+    with atomic_path(path, ".pt") as tmp:
+        torch.save({"meta": model.meta, "state_dict": model.state_dict()}, tmp)
+
+
+def load_surrogate(path, materials: dict | None = None) -> Surrogate:
+    """Rebuild a surrogate saved by :func:`save_surrogate` (pass ``materials`` for user laws)."""
+    from pathlib import Path
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"path: no surrogate checkpoint at {path}")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        meta = dict(ck["meta"])
+    except Exception as e:
+        raise ValueError(f"path: {path} is not a spon surrogate checkpoint ({e})") from None
+    if meta.get("kind") == "EquiNO":
+        mats = materials or _materials_from_spec(meta.get("materials", {}))
+        m = EquiNO(meta["n_u"], meta["n_sigma"], meta["n_q"], meta["n_dof"], meta["width"], meta["depth"],
+                   meta["box"], mats, meta=meta)
+    elif meta.get("kind") == "StressMLP":
+        m = StressMLP(meta["width"], meta["depth"], meta["box"], meta=meta)
+    else:
+        raise ValueError(f"path: {path} holds an unknown surrogate kind {meta.get('kind')!r}")
+    m.load_state_dict(ck["state_dict"])
+    return m
