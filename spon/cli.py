@@ -17,6 +17,7 @@ import logging
 import os
 import runpy
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -31,6 +32,9 @@ DEMOS = {
     "physics_darcy": "physics-informed and hybrid training on Darcy",
     "inverse_conductivity": "four inverse conductivity problems through Firedrake's adjoint",
     "divergence_free": "exactly divergence-free outputs: stream function into Raviart-Thomas",
+    "rve_homogenisation": "periodic homogenisation of the three RVEs: fields, σ̄ and consistent tangent",
+    "equino_training": "EquiNO surrogate trained without stress labels; per-field errors",
+    "fe2_cook": "FE² on Cook's membrane: EquiNO inside the macro Newton solve vs reference FE²",
 }
 
 DEFAULTS = {
@@ -40,6 +44,9 @@ DEFAULTS = {
               "test_fraction": 0.2, "seed": 0, "device": "cpu", "dtype": "float32", "out": "results/train",
               "resume": False},
     "evaluate": {"checkpoint": None, "data": None, "out": "results/evaluate"},
+    "fe2": {"material": "surrogate", "surrogate": "", "rve": "fibre", "rve_h": 0.05, "mesh": "cook_membrane",
+            "h": 12.0, "degree": 2, "clamped": 1, "loaded": 2, "displacement": 2.0, "steps": 4,
+            "out": "results/fe2"},
 }
 
 
@@ -97,8 +104,25 @@ def _parser():
     e.add_argument("--data", help="dataset.h5 (required)")
     e.add_argument("--out", help="output folder (default results/evaluate)")
 
-    sub.add_parser("fe2", help="run an FE² solve (arrives with the multiscale work)",
-                   description="FE² with a reference micro solver or a surrogate: not available yet.")
+    f = sub.add_parser("fe2", help="run a displacement-controlled FE² solve", argument_default=S,
+                       description="Macro plane-strain Newton solve whose σ̄ and tangent at every quadrature "
+                       "point come from a trained surrogate (one batched call) or from reference FE² (one "
+                       "periodic cell problem per point). Writes history.json (reaction vs load, Newton "
+                       "residuals), reaction.png and the σ̄ field as .pvd.")
+    f.add_argument("--config", help="TOML or JSON file with any of the options below")
+    f.add_argument("--material", choices=["surrogate", "reference"], help="constitutive response (default surrogate)")
+    f.add_argument("--surrogate", help="checkpoint from `spon demo equino_training` (required for surrogate)")
+    f.add_argument("--rve", choices=["fibre", "ellipse", "three_circles"], help="RVE for reference (default fibre)")
+    f.add_argument("--rve-h", type=float, help="RVE mesh size for reference (default 0.05)")
+    f.add_argument("--mesh", help="macro mesh: cook_membrane, l_profile, or a .geo/.msh/.vtu path "
+                   "(default cook_membrane)")
+    f.add_argument("--h", type=float, help="macro gmsh mesh size (default 12)")
+    f.add_argument("--degree", type=int, help="macro displacement degree (default 2)")
+    f.add_argument("--clamped", type=int, help="boundary id held fixed (default 1)")
+    f.add_argument("--loaded", type=int, help="boundary id moved vertically (default 2)")
+    f.add_argument("--displacement", type=float, help="final edge displacement (default 2.0)")
+    f.add_argument("--steps", type=int, help="load steps (default 4)")
+    f.add_argument("--out", help="output folder (default results/fe2)")
     return p
 
 
@@ -254,6 +278,50 @@ def cmd_evaluate(cfg):
     return 0
 
 
+def cmd_fe2(cfg) -> int:
+    import matplotlib
+    matplotlib.use("Agg")
+    import firedrake as fd
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .mesh import GEOMETRIES, gmsh_mesh, read_mesh, rve_mesh
+    from .multiscale import RVEProblem, equino_materials
+    from .multiscale.equino import load_surrogate
+    from .multiscale.macro import FE2Material, MacroProblem, SurrogateMaterial
+
+    if cfg["steps"] < 1:
+        raise UsageError(f"--steps: expected at least 1, got {cfg['steps']}")
+    if cfg["material"] == "surrogate":
+        if not cfg["surrogate"]:
+            raise UsageError("--surrogate: required with --material surrogate (a checkpoint from "
+                             "`spon demo equino_training`, e.g. results/equino/equino.pt)")
+        material = SurrogateMaterial(load_surrogate(cfg["surrogate"]))
+    else:
+        material = FE2Material(RVEProblem(rve_mesh(cfg["rve"], h=cfg["rve_h"]), equino_materials()), progress=True)
+    m = cfg["mesh"]
+    mesh = gmsh_mesh(m, h=cfg["h"]) if m in GEOMETRIES or m.endswith(".geo") else read_mesh(m)
+    out = _out(cfg, "fe2")
+    mp = MacroProblem(mesh, material, clamped=cfg["clamped"], loaded=cfg["loaded"], degree=cfg["degree"])
+    path = np.linspace(0, cfg["displacement"], cfg["steps"] + 1)[1:]
+    t0 = time.perf_counter()
+    hist = mp.solve(path)
+    secs = time.perf_counter() - t0
+    res = {"seconds": secs, "quadrature_points": mp.n_quadrature_points, "strain_max": mp.strain_max,
+           "steps": [{"displacement": s.displacement, "reaction": s.reaction, "newton_residuals": s.residuals}
+                     for s in hist], **material.stats()}
+    (out / "history.json").write_text(json.dumps(res, indent=2))
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot([0, *path], [0, *[s.reaction for s in hist]], "o-")
+    ax.set_xlabel("edge displacement"), ax.set_ylabel("reaction"), ax.set_title(f"FE² ({cfg['material']})")
+    fig.savefig(out / "reaction.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    fd.VTKFile(str(out / "fe2.pvd")).write(mp.u, mp.stress_output())
+    print(json.dumps({k: res[k] for k in ("seconds", "quadrature_points")} |
+                     {"reaction": [s.reaction for s in hist]}, indent=2))
+    return 0
+
+
 def main(argv=None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     args = _parser().parse_args(argv)
@@ -261,12 +329,9 @@ def main(argv=None) -> int:
     try:
         if args.command == "demo":
             return cmd_demo(args)
-        if args.command == "fe2":
-            print("spon: fe2: FE² is not available yet; it arrives with the multiscale issue "
-                  "(RVE micro solver, EquiNO surrogate, macro solver).", file=sys.stderr)
-            return 3
         cfg = _config(args.command, args)
-        return {"datagen": cmd_datagen, "train": cmd_train, "evaluate": cmd_evaluate}[args.command](cfg)
+        return {"datagen": cmd_datagen, "train": cmd_train, "evaluate": cmd_evaluate,
+                "fe2": cmd_fe2}[args.command](cfg)
     except (UsageError, ValueError, TypeError, FileNotFoundError, LookupError) as exc:
         if os.environ.get("SPON_DEBUG"):
             raise

@@ -28,7 +28,8 @@ def test_subcommand_help(cmd, option, capsys):
 def test_console_script_is_installed():
     exe = shutil.which("spon", path=str(__import__("pathlib").Path(sys.executable).parent))
     assert exe is not None
-    assert subprocess.run([exe, "fe2"], capture_output=True, timeout=120).returncode == 3
+    r = subprocess.run([exe, "fe2"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--surrogate: required" in r.stderr
 
 
 def test_datagen_train_evaluate_round(tmp_path, capsys):
@@ -75,3 +76,20 @@ def test_demo_command_runs_a_demo(tmp_path, capsys):
     assert main(["demo", "poisson_mlp", "--h", "0.3", "--n-train", "10", "--n-test", "3", "--epochs", "3",
                  "--width", "8", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "poisson_mlp.png").is_file()
+
+
+def test_fe2_reference_round(tmp_path, capsys):
+    out = tmp_path / "fe2"
+    assert main(["fe2", "--material", "reference", "--rve-h", "0.2", "--h", "24", "--degree", "1",
+                 "--displacement", "0.5", "--steps", "1", "--out", str(out)]) == 0
+    hist = json.loads((out / "history.json").read_text())
+    assert hist["micro_solves"] > 0 and hist["steps"][0]["reaction"] > 0
+    r = hist["steps"][0]["newton_residuals"]
+    assert r[-1] < 1e-9 * r[0]
+    assert (out / "reaction.png").is_file() and (out / "fe2.pvd").is_file()
+
+
+def test_fe2_bad_boundary_id_is_a_usage_error(tmp_path, capsys):
+    assert main(["fe2", "--material", "reference", "--rve-h", "0.2", "--h", "24", "--clamped", "9",
+                 "--out", str(tmp_path)]) == 2
+    assert "clamped: boundary id 9" in capsys.readouterr().err

@@ -50,6 +50,22 @@ def pod(X: np.ndarray, weights: np.ndarray, comp_weights=None, tol: float = 1e-8
     return (V[:, :k] / np.sqrt(lam[:k])).T, lam
 
 
+def _forward_with_jacobian(net: nn.Sequential, x: torch.Tensor):
+    """``net(x)`` and ``d net / d x`` (B, out, in) by forward-mode chain rule through
+    Linear/Tanh layers: one batched pass, no per-sample autograd."""
+    J = torch.eye(x.shape[1], dtype=x.dtype, device=x.device).expand(x.shape[0], -1, -1)
+    for layer in net:
+        if isinstance(layer, nn.Linear):
+            x = layer(x)
+            J = torch.einsum("oi,bij->boj", layer.weight, J)
+        elif isinstance(layer, nn.Tanh):
+            x = torch.tanh(x)
+            J = (1 - x**2)[:, :, None] * J
+        else:
+            raise TypeError(f"no forward Jacobian for {type(layer).__name__}")
+    return x, J
+
+
 def _mlp(n_in, n_out, width, depth):
     layers, d = [], n_in
     for _ in range(depth):
@@ -81,9 +97,12 @@ class Surrogate(nn.Module):
         raise NotImplementedError
 
     def stress_and_tangent(self, E: torch.Tensor, strict: bool = True):
-        """σ̄ (N, 3) and C̄ = dσ̄/dε̄ (N, 3, 3) by autodiff, in one batched call."""
+        """σ̄ (N, 3) and C̄ = dσ̄/dε̄ (N, 3, 3) by automatic differentiation, in one batched call."""
         if strict:
             self.check_box(E)
+        fast = getattr(self, "_stress_and_tangent", None)
+        if fast is not None:
+            return fast(E)
 
         def f(e):
             s = self.homogenised_stress(e[None])[0]
@@ -97,12 +116,13 @@ class EquiNO(Surrogate):
     """EquiNO on POD bases; build with :meth:`from_snapshots`."""
 
     def __init__(self, n_u: int, n_sigma: int, n_q: int, n_dof: int, width: int = 64, depth: int = 3,
-                 box: float = 0.04, materials: dict | None = None, meta: dict | None = None):
+                 box: float = 0.04, materials: dict | None = None, meta: dict | None = None,
+                 branches: int = 2):
         super().__init__()
         dt = torch.float64
         self.n_u, self.n_sigma = n_u, n_sigma
         self.meta = dict(meta or {}, n_u=n_u, n_sigma=n_sigma, n_q=n_q, n_dof=n_dof, width=width, depth=depth,
-                         box=box, kind="EquiNO")
+                         box=box, kind="EquiNO", branches=branches)
         self.materials = materials or {}
         self.register_buffer("box", torch.full((3,), float(box), dtype=dt))
         self.register_buffer("u_modes", torch.zeros(n_u, n_dof, 2, dtype=dt))
@@ -114,18 +134,25 @@ class EquiNO(Surrogate):
         self.register_buffer("phase", torch.zeros(n_q, dtype=torch.int64))
         self.register_buffer("coef_mean", torch.zeros(n_u + n_sigma, dtype=dt))
         self.register_buffer("coef_scale", torch.ones(n_u + n_sigma, dtype=dt))
-        self.net = _mlp(3, n_u + n_sigma, width, depth).to(dt)
+        if branches not in (1, 2):
+            raise ValueError(f"branches: expected 1 (shared) or 2 (one network for a, one for b), got {branches}")
+        # as EquiNO: one branch network for the displacement and one for the stress coefficients
+        self.nets = nn.ModuleList([_mlp(3, n, width, depth).to(dt) for n in
+                                   ((n_u, n_sigma) if branches == 2 else (n_u + n_sigma,))])
+
+    def net(self, x):
+        return torch.cat([f(x) for f in self.nets], dim=1)
 
     @classmethod
-    def from_snapshots(cls, snaps, quad, materials: dict, *, n_u=None, n_sigma=None, tol=1e-8,
-                       width=64, depth=3, box=0.04, seed=0, meta=None):
+    def from_snapshots(cls, snaps, quad, materials: dict, *, n_u=None, n_sigma=None, tol=1e-6,
+                       width=64, depth=3, box=0.04, seed=0, meta=None, branches=2):
         """POD of the snapshot fluctuations and stresses (both kept as FE data)."""
         w = quad.weights
         Tu, lam_u = pod(snaps.u_q, w, tol=tol, n_max=n_u)
         Ts, lam_s = pod(snaps.stress_q, w, _VOIGT_W, tol=tol, n_max=n_sigma)
         torch.manual_seed(seed)
         m = cls(len(Tu), len(Ts), len(w), snaps.u.shape[1], width, depth, box, materials,
-                meta=dict(meta or {}, materials=_material_spec(materials)))
+                meta=dict(meta or {}, materials=_material_spec(materials)), branches=branches)
         t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
         u_modes = np.einsum("ks,snc->knc", Tu, snaps.u)
         m.u_modes.copy_(t(u_modes))
@@ -152,6 +179,14 @@ class EquiNO(Surrogate):
     def homogenised_stress(self, E):
         return self.coefficients(E)[1] @ self.stress_mean_modes
 
+    def _stress_and_tangent(self, E):
+        y, J = _forward_with_jacobian(self.nets[-1], E / self.box)
+        y, J = y[:, -self.n_sigma:], J[:, -self.n_sigma:]
+        M = self.coef_scale[self.n_u:, None] * self.stress_mean_modes      # (n_sigma, 3)
+        s = self.coef_mean[self.n_u:] @ self.stress_mean_modes + y @ M
+        C = torch.einsum("kc,bkj->bcj", M, J) / self.box
+        return s, C
+
     def fields(self, E):
         """Fluctuation ``(B, Nq, 2)`` and micro stress ``(B, Nq, 3)`` at the quadrature points."""
         a, b = self.coefficients(E)
@@ -172,8 +207,9 @@ class EquiNO(Surrogate):
             sig = sig.index_copy(1, idx, mat.stress_voigt(eps.index_select(1, idx)))
         return sig
 
-    def constitutive_loss(self, E):
-        """Per-sample constitutive mismatch relative to ⟨|σ_law(ε̄)|²⟩ (no stress labels)."""
+    def constitutive_loss(self, E, reduce: str = "batch"):
+        """Constitutive mismatch relative to ⟨|σ_law(ε̄)|²⟩ (no stress labels): summed over the
+        batch before dividing (``"batch"``) or per sample (``"none"``)."""
         a, b = self.coefficients(E)
         law = self.law_stress(E, a)
         r = law - torch.einsum("bk,kqc->bqc", b, self.stress_modes)
@@ -184,6 +220,8 @@ class EquiNO(Surrogate):
         with torch.no_grad():
             ref = self.law_stress(E, torch.zeros_like(a))
             den = torch.einsum("bqc,q,c->b", ref**2, self.weights, k)
+        if reduce == "batch":
+            return num.sum() / den.sum().clamp_min(1e-30)
         return num / den.clamp_min(1e-30)
 
 
@@ -201,6 +239,10 @@ class StressMLP(Surrogate):
     def homogenised_stress(self, E):
         return self.scale * self.net(E / self.box)
 
+    def _stress_and_tangent(self, E):
+        y, J = _forward_with_jacobian(self.net, E / self.box)
+        return self.scale * y, self.scale[None, :, None] * J / self.box
+
 
 def _material_spec(materials):
     return {int(k): [type(m).__name__, m.params()] for k, m in materials.items()}
@@ -217,6 +259,7 @@ def _materials_from_spec(spec):
 
 
 def _cosine(opt, steps):
+    steps = max(steps, 1)
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
 
 
@@ -227,13 +270,13 @@ def fit_equino(model: EquiNO, steps: int = 3000, batch: int = 64, lr: float = 3e
     Latin-hypercube strains, which drives the loss orders of magnitude lower."""
     from tqdm.auto import tqdm, trange
     g = torch.Generator(device="cpu").manual_seed(seed)
-    opt = torch.optim.Adam(model.net.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.nets.parameters(), lr=lr)
     sched = _cosine(opt, steps)
     hist = []
     bar = trange(steps, desc="EquiNO (constitutive loss)", disable=not progress)
     for step in bar:
         E = ((2 * torch.rand(batch, 3, generator=g, dtype=torch.float64) - 1) * model.box.cpu()).to(model.box.device)
-        loss = model.constitutive_loss(E).mean()
+        loss = model.constitutive_loss(E)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"EquiNO loss became {loss.item()} at step {step}")
         opt.zero_grad()
@@ -250,13 +293,13 @@ def fit_equino(model: EquiNO, steps: int = 3000, batch: int = 64, lr: float = 3e
         box = float(model.box[0])
         Ec = torch.as_tensor(latin_hypercube(collocation, box, seed=seed + 1), dtype=torch.float64,
                              device=model.box.device)
-        opt = torch.optim.LBFGS(model.net.parameters(), lr=1.0, max_iter=lbfgs_steps, history_size=50,
+        opt = torch.optim.LBFGS(model.nets.parameters(), lr=1.0, max_iter=lbfgs_steps, history_size=50,
                                 tolerance_grad=1e-12, tolerance_change=1e-16, line_search_fn="strong_wolfe")
         bar = tqdm(total=lbfgs_steps, desc="EquiNO (L-BFGS)", disable=not progress)
 
         def closure():
             opt.zero_grad()
-            loss = model.constitutive_loss(Ec).mean()
+            loss = model.constitutive_loss(Ec)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"EquiNO loss became {loss.item()} in L-BFGS")
             loss.backward()
@@ -296,16 +339,26 @@ def _rel(pred, true, w):
 
 
 @torch.no_grad()
-def field_errors(model: Surrogate, snaps, weights: np.ndarray) -> dict:
-    """Mean relative L² errors per field over the snapshots, and of σ̄ and C̄."""
+def field_errors(model: Surrogate, snaps, quad) -> dict:
+    """Held-out errors, each the mean over samples of a relative L² norm over the RVE.
+
+    ``u_x``, ``u_y``: total micro displacement ``ε̄·x + ũ`` (EquiNO's definition);
+    ``fluct_x``, ``fluct_y``: the fluctuation ``ũ`` alone (stricter);
+    ``sigma_*``: micro stress fields; ``sigma_bar``, ``tangent``: homogenised response.
+    """
+    w = quad.weights
     E = torch.as_tensor(snaps.strain)
     out = {}
     if isinstance(model, EquiNO):
         u, s = (x.numpy() for x in model.fields(E))
-        for c, name in enumerate(("u_x", "u_y")):
-            out[name] = float(_rel(u[..., c], snaps.u_q[..., c], weights).mean())
+        X = quad.x
+        lin = np.stack([snaps.strain[:, None, 0] * X[None, :, 0] + 0.5 * snaps.strain[:, None, 2] * X[None, :, 1],
+                        0.5 * snaps.strain[:, None, 2] * X[None, :, 0] + snaps.strain[:, None, 1] * X[None, :, 1]], -1)
+        for c, name in enumerate(("x", "y")):
+            out[f"u_{name}"] = float(_rel(lin[..., c] + u[..., c], lin[..., c] + snaps.u_q[..., c], w).mean())
+            out[f"fluct_{name}"] = float(_rel(u[..., c], snaps.u_q[..., c], w).mean())
         for c, name in enumerate(("sigma_xx", "sigma_yy", "sigma_xy")):
-            out[name] = float(_rel(s[..., c], snaps.stress_q[..., c], weights).mean())
+            out[name] = float(_rel(s[..., c], snaps.stress_q[..., c], w).mean())
     with torch.enable_grad():
         sb, C = model.stress_and_tangent(E, strict=False)
     sb, C = sb.detach().numpy(), C.detach().numpy()
@@ -334,7 +387,7 @@ def load_surrogate(path, materials: dict | None = None) -> Surrogate:
     if meta.get("kind") == "EquiNO":
         mats = materials or _materials_from_spec(meta.get("materials", {}))
         m = EquiNO(meta["n_u"], meta["n_sigma"], meta["n_q"], meta["n_dof"], meta["width"], meta["depth"],
-                   meta["box"], mats, meta=meta)
+                   meta["box"], mats, meta=meta, branches=meta.get("branches", 1))
     elif meta.get("kind") == "StressMLP":
         m = StressMLP(meta["width"], meta["depth"], meta["box"], meta=meta)
     else:

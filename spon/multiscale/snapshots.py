@@ -37,6 +37,7 @@ class RVEQuadrature:
         for pid, chi in rve.chi.items():
             self.phase[fd.Function(self.Q).interpolate(chi).dat.data_ro > 0.5] = pid
         self._u = fd.Function(rve.V)
+        self.x = self.sample(fd.SpatialCoordinate(mesh), self.Q2)
 
     def sample(self, expr, space):
         import firedrake as fd

@@ -1,0 +1,149 @@
+"""FE² on Cook's membrane: the EquiNO surrogate against reference FE², side by side in one run.
+
+Trains EquiNO (physics-informed, no stress labels) and a σ̄-MLP baseline on
+micro snapshots of the fibre RVE, then runs the same macro mesh and
+displacement path three times: reference FE² (one Newton cell problem per
+quadrature point per macro Newton iteration, warm-started), EquiNO and the MLP
+(one batched torch call for all points, tangent by autodiff). Writes
+``benchmarks/results/fe2.json`` (speed-ups per Newton iteration and per whole
+solve, reaction and stress-field errors, counts, the per-field EquiNO error
+table) and figures next to it.
+
+Run: ``python benchmarks/fe2.py`` (about 15 min on 2 cores).
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("PETSC_OPTIONS", "-options_left no")
+
+import firedrake as fd  # noqa: E402
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from firedrake.output import VTKFile  # noqa: E402
+from firedrake.pyplot import tripcolor  # noqa: E402
+
+from spon.mesh import gmsh_mesh  # noqa: E402
+from spon.multiscale.equino import save_surrogate  # noqa: E402
+from spon.multiscale.macro import FE2Material, SurrogateMaterial  # noqa: E402
+from spon.multiscale.workflow import run_macro, stress_field_rel_l2, train_surrogates  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+PUBLISHED = {"source": "EquiNO, arXiv 2504.07976 (design.md)", "sigma_xx": "~0.6-1.5 %",
+             "sigma_yy": "~0.6-1.5 %", "sigma_xy": "~5-6 %", "fe2_speedup": "> 8000x"}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rve-h", type=float, default=0.05)
+    p.add_argument("--macro-h", type=float, default=8.0)
+    p.add_argument("--displacement", type=float, default=2.0, help="final vertical edge displacement (mm)")
+    p.add_argument("--steps", type=int, default=4)
+    p.add_argument("--train", type=int, default=100)
+    p.add_argument("--test", type=int, default=50)
+    p.add_argument("--adam", type=int, default=1000)
+    p.add_argument("--lbfgs", type=int, default=1000)
+    p.add_argument("--out", type=Path, default=HERE / "results" / "fe2.json")
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    t_all = time.perf_counter()
+    S = train_surrogates("fibre", h=a.rve_h, n_train=a.train, n_test=a.test, adam_steps=a.adam,
+                         lbfgs_steps=a.lbfgs)
+    figs = a.out.parent / "fe2"
+    figs.mkdir(parents=True, exist_ok=True)
+    save_surrogate(S["equino"], figs / "equino.pt")
+    print("held-out errors:", json.dumps(S["errors"], indent=1))
+
+    mesh = gmsh_mesh("cook_membrane", h=a.macro_h)
+    path = np.linspace(0, a.displacement, a.steps + 1)[1:]
+    runs = {}
+    for name, mat in (("equino", SurrogateMaterial(S["equino"])), ("mlp", SurrogateMaterial(S["mlp"])),
+                      ("reference", FE2Material(S["rve"], progress=True))):
+        mp, hist, secs = run_macro(mesh, mat, path)
+        its = sum(len(s.residuals) + 1 for s in hist)   # material updates incl. each step's predictor
+        runs[name] = {"problem": mp, "seconds": secs, "material_updates": its,
+                      "material_seconds": mat.stats()["material_seconds"], "stats": mat.stats(),
+                      "reaction": [s.reaction for s in hist], "residuals": [s.residuals for s in hist],
+                      "strain_max": mp.strain_max}
+        print(f"{name}: {secs:.2f} s, {its} material updates, reactions {np.round(runs[name]['reaction'], 3)}")
+
+    ref = runs["reference"]
+    out = {"machine": platform.platform(), "python": sys.version.split()[0], "torch": torch.__version__,
+           "threads": 1, "rve": {"kind": "fibre", "h": a.rve_h, "degree": 2, "micro_dofs": S["rve"].V.dim()},
+           "macro": {"mesh": "cook_membrane", "h": a.macro_h, "degree": 2, "cells": mesh.num_cells(),
+                     "quadrature_points": ref["problem"].n_quadrature_points,
+                     "load_path_mm": path.tolist(), "reduced_load_path": False},
+           "snapshots": {"train": a.train, "test": a.test, "box": 0.04, "sampling": "Latin hypercube"},
+           "modes": S["modes"], "training_seconds": S["seconds"],
+           "equino_final_loss": S["loss_history"][-1], "errors_held_out": S["errors"],
+           "published_equino": PUBLISHED}
+    for name in ("equino", "mlp"):
+        r = runs[name]
+        per_it = (ref["material_seconds"] / ref["material_updates"]) / (r["material_seconds"] / r["material_updates"])
+        out[name] = {
+            "speedup": ref["seconds"] / r["seconds"],
+            "speedup_basis": "whole macro solve, wall time, same mesh and load path",
+            "speedup_material_per_newton_iteration": per_it,
+            "speedup_material_per_newton_iteration_basis": "constitutive update of all quadrature points "
+                                                           "(reference: micro solves + tangents; surrogate: "
+                                                           "one batched torch call with autodiff tangent)",
+            "seconds": r["seconds"], "reference_seconds": ref["seconds"],
+            "reaction": r["reaction"], "reference_reaction": ref["reaction"],
+            "reaction_rel_err": float(max(abs(x - y) / abs(y) for x, y in zip(r["reaction"], ref["reaction"]))),
+            "stress_field_rel_l2": stress_field_rel_l2(r["problem"].stress, ref["problem"].stress,
+                                                       ref["problem"].dx),
+            "newton_residuals": r["residuals"], "material_updates": r["material_updates"]}
+    out["reference"] = {"newton_residuals": ref["residuals"], **ref["stats"],
+                        "material_updates": ref["material_updates"], "strain_max": ref["strain_max"]}
+    out["speedup"] = out["equino"]["speedup"]
+    out["speedup_basis"] = out["equino"]["speedup_basis"]
+    out["speedup_per_newton_iteration"] = out["equino"]["speedup_material_per_newton_iteration"]
+    out["reaction_rel_err"] = out["equino"]["reaction_rel_err"]
+    out["stress_field_rel_l2"] = out["equino"]["stress_field_rel_l2"]
+    out["quadrature_points"] = ref["problem"].n_quadrature_points
+    out["micro_dofs"] = S["rve"].V.dim()
+    out["total_seconds"] = time.perf_counter() - t_all
+    a.out.write_text(json.dumps(out, indent=1))
+
+    # figures
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    for name, st in (("reference", "k-o"), ("equino", "r--s"), ("mlp", "b:^")):
+        ax[0].plot([0, *path], [0, *runs[name]["reaction"]], st, label=name)
+    ax[0].set_xlabel("edge displacement (mm)"), ax[0].set_ylabel("reaction (N/mm)"), ax[0].legend()
+    ax[0].set_title("Cook's membrane: reaction vs load")
+    for name, st in (("reference", "k-o"), ("equino", "r--s")):
+        for k, r in enumerate(runs[name]["residuals"]):
+            ax[1].semilogy(np.arange(1, len(r) + 1), np.array(r) / r[0], st, alpha=0.3 + 0.7 * (k + 1) / len(path),
+                           label=name if k == 0 else None)
+    ax[1].set_xlabel("Newton iteration"), ax[1].set_ylabel("relative residual"), ax[1].legend()
+    ax[1].set_title("Newton convergence per load step")
+    fig.tight_layout()
+    fig.savefig(figs / "reaction_newton.png", dpi=120)
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4.5))
+    fields = {n: runs[n]["problem"].stress_output() for n in ("reference", "equino")}
+    err = fd.Function(fields["reference"].function_space(), name="error").assign(fields["equino"] - fields["reference"])
+    for i, (f, title) in enumerate(((fields["reference"], "reference FE² σ̄_xy"), (fields["equino"], "EquiNO σ̄_xy"),
+                                    (err, "EquiNO − reference"))):
+        c = tripcolor(fd.Function(fd.FunctionSpace(mesh, "DG", 0)).interpolate(f[2]), axes=ax[i], cmap="coolwarm")
+        ax[i].set_title(title), ax[i].set_aspect("equal")
+        fig.colorbar(c, ax=ax[i])
+    fig.tight_layout()
+    fig.savefig(figs / "stress_fields.png", dpi=120)
+    VTKFile(str(figs / "cook.pvd")).write(runs["reference"]["problem"].u, fields["reference"])
+    print(json.dumps({k: out[k] for k in ("speedup", "speedup_per_newton_iteration", "reaction_rel_err",
+                                          "stress_field_rel_l2", "quadrature_points", "micro_dofs")}, indent=1))
+    print(f"wrote {a.out} and figures in {figs}/")
+    return out
+
+
+if __name__ == "__main__":
+    main()

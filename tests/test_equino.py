@@ -1,0 +1,146 @@
+"""EquiNO on POD bases: periodic and equilibrated modes, autodiff tangents, checkpoints, box checks."""
+import numpy as np
+import pytest
+import torch
+
+fd = pytest.importorskip("firedrake")
+
+from spon.mesh import rve_mesh  # noqa: E402
+from spon.multiscale import RVEProblem, equino_materials, voigt_strain  # noqa: E402
+from spon.multiscale.equino import (EquiNO, StressMLP, _VOIGT_W, field_errors, fit_equino,  # noqa: E402
+                                    fit_stress_mlp, load_surrogate, pod, save_surrogate)
+from spon.multiscale.macro import MacroProblem, SurrogateMaterial  # noqa: E402
+from spon.multiscale.snapshots import RVEQuadrature, collect_snapshots, latin_hypercube  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def setup():
+    mats = equino_materials()
+    rve = RVEProblem(rve_mesh("fibre", h=0.1), mats)
+    quad = RVEQuadrature(rve)
+    snaps = collect_snapshots(rve, latin_hypercube(24, seed=0), quad, progress=False)
+    model = EquiNO.from_snapshots(snaps, quad, mats, tol=1e-6, width=16, depth=2)
+    return rve, quad, snaps, model
+
+
+def test_latin_hypercube_strata():
+    X = latin_hypercube(10, 0.04, seed=3)
+    assert X.shape == (10, 3) and np.abs(X).max() <= 0.04
+    for d in range(3):   # one point per stratum on every axis
+        assert sorted(np.floor((X[:, d] + 0.04) / 0.008).astype(int)) == list(range(10))
+
+
+def test_quadrature_weights_integrate_like_firedrake(setup):
+    rve, quad, *_ = setup
+    x = fd.SpatialCoordinate(rve.mesh)
+    f = fd.sin(3 * x[0]) * fd.exp(x[1])
+    assert abs(quad.weights @ quad.sample(f, quad.Q) - fd.assemble(f * rve.dx)) < 1e-13
+
+
+def test_pod_modes_are_orthonormal(setup):
+    _, quad, snaps, model = setup
+    G = np.einsum("kqc,q,c,lqc->kl", model.stress_modes.numpy(), quad.weights, _VOIGT_W, model.stress_modes.numpy())
+    assert np.abs(G - np.eye(model.n_sigma)).max() < 1e-8   # method of snapshots: ~ eps·λ₀/λ_k
+    G = np.einsum("kqc,q,lqc->kl", model.u_modes_q.numpy(), quad.weights, model.u_modes_q.numpy())
+    assert np.abs(G - np.eye(model.n_u)).max() < 1e-8
+    T, lam = pod(snaps.u_q, quad.weights, tol=0.0)
+    assert np.all(np.diff(lam) <= 1e-12 * lam[0])
+
+
+def test_displacement_modes_are_periodic_fe_functions(setup):
+    rve, _, _, model = setup
+    D = fd.VectorFunctionSpace(rve.mesh, "DG", rve.degree, variant="equispaced")
+    X = fd.Function(D).interpolate(fd.SpatialCoordinate(rve.mesh)).dat.data_ro
+    phi = fd.Function(rve.V)
+    for k in range(model.n_u):
+        phi.dat.data[:] = model.u_modes[k].numpy()
+        U = fd.Function(D).interpolate(phi).dat.data_ro
+        for d in (0, 1):
+            lo, hi = np.abs(X[:, d]) < 1e-12, np.abs(X[:, d] - 1) < 1e-12
+            a = {round(float(t), 9): U[i] for i, t in zip(np.flatnonzero(lo), X[lo, 1 - d])}
+            b = {round(float(t), 9): U[i] for i, t in zip(np.flatnonzero(hi), X[hi, 1 - d])}
+            assert a.keys() == b.keys()
+            assert max(np.abs(a[t] - b[t]).max() for t in a) < 1e-13 * np.abs(U).max()
+
+
+def test_stress_modes_are_equilibrated(setup):
+    """∫ ψ_j : ε(v) = 0 for all periodic v, to the micro Newton tolerance; a non-equilibrated field is not."""
+    rve, quad, _, model = setup
+    v = fd.TestFunction(rve.V)
+    psi = fd.Function(quad.Q3)
+    x = fd.SpatialCoordinate(rve.mesh)
+
+    def residual(field):
+        s = voigt_strain(fd.as_vector([field[0], field[1], 2 * field[2]]))   # Voigt stress → tensor
+        return np.linalg.norm(fd.assemble(fd.inner(s, fd.sym(fd.grad(v))) * rve.dx).dat.data_ro)
+
+    for k in range(model.n_sigma):
+        psi.dat.data[:] = model.stress_modes[k].numpy()
+        r_eq = residual(psi)
+        r_bad = residual(psi * (1 + x[0]))
+        assert r_eq < 1e-5 * r_bad, (k, r_eq, r_bad)   # mode k amplifies the Newton residual by λ₀/λ_k
+
+
+def test_loss_vanishes_at_the_fe_solution_projection(setup):
+    _, quad, snaps, model = setup
+    w = quad.weights
+    a = torch.tensor(np.einsum("sqc,q,kqc->sk", snaps.u_q, w, model.u_modes_q.numpy()))
+    b = torch.tensor(np.einsum("sqc,q,c,kqc->sk", snaps.stress_q, w, _VOIGT_W, model.stress_modes.numpy()))
+    E = torch.tensor(snaps.strain)
+    law = model.law_stress(E, a)
+    assert np.linalg.norm(law.numpy() - snaps.stress_q) < 5e-3 * np.linalg.norm(snaps.stress_q)
+    r = law - torch.einsum("bk,kqc->bqc", b, model.stress_modes)
+    assert (r ** 2).sum() < 1e-4 * (law ** 2).sum()
+    assert model.constitutive_loss(E).item() > 1e-3   # the untrained network is far off
+
+
+@pytest.mark.parametrize("kind", ["equino", "mlp"])
+def test_tangent_is_the_derivative_of_the_stress(setup, kind):
+    _, _, snaps, model = setup
+    if kind == "mlp":
+        model = StressMLP(width=16, depth=2)
+        fit_stress_mlp(model, snaps.strain, snaps.stress, steps=50, progress=False)
+    E = torch.tensor(latin_hypercube(5, 0.03, seed=7))
+    s, C = model.stress_and_tangent(E)
+    h = 1e-6
+    for k in range(3):
+        d = torch.zeros(3, dtype=torch.float64)
+        d[k] = h
+        fd_col = (model.homogenised_stress(E + d) - model.homogenised_stress(E - d)) / (2 * h)
+        assert torch.allclose(C[:, :, k], fd_col, rtol=1e-6, atol=1e-8 * C.abs().max().item())
+    assert torch.allclose(s, model.homogenised_stress(E), rtol=1e-13)
+
+
+def test_training_lowers_the_constitutive_loss(setup):
+    _, _, _, model = setup
+    hist = fit_equino(model, steps=150, batch=16, lr=3e-3, lbfgs_steps=20, collocation=32, progress=False)
+    assert np.mean(hist[-10:]) < 0.1 * hist[0]
+
+
+def test_checkpoint_round_trip(setup, tmp_path):
+    _, quad, snaps, model = setup
+    save_surrogate(model, tmp_path / "eq.pt")
+    again = load_surrogate(tmp_path / "eq.pt")
+    E = torch.tensor(snaps.strain[:4])
+    assert torch.equal(model.stress_and_tangent(E)[1], again.stress_and_tangent(E)[1])
+    assert field_errors(again, snaps, quad).keys() >= {"u_x", "u_y", "sigma_xx", "sigma_yy", "sigma_xy"}
+
+
+def test_strain_outside_the_box_is_refused(setup, tmp_path):
+    *_, model = setup
+    with pytest.raises(ValueError, match=r"strain: 1 strain\(s\) lie outside the surrogate's training box"):
+        model.stress_and_tangent(torch.tensor([[0.05, 0.0, 0.0], [0.01, 0.0, 0.0]], dtype=torch.float64))
+    with pytest.raises(TypeError, match="strain: expected torch.float64"):
+        model.stress_and_tangent(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="strain: contains NaN"):
+        model.stress_and_tangent(torch.tensor([[np.nan, 0.0, 0.0]], dtype=torch.float64))
+    # in the macro solver the same check stops Newton with the message
+    mesh = fd.UnitSquareMesh(2, 2)
+    mp = MacroProblem(mesh, SurrogateMaterial(model), clamped=1, loaded=2, direction=0, degree=1)
+    with pytest.raises(ValueError, match="outside the surrogate's training box"):
+        mp.step(0.2)
+    with pytest.raises(FileNotFoundError, match="path: no surrogate checkpoint"):
+        load_surrogate(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_text("nope")
+    with pytest.raises(ValueError, match="path: .* is not a spon surrogate checkpoint"):
+        load_surrogate(tmp_path / "junk.pt")
