@@ -9,7 +9,8 @@ Layers (each a subpackage):
 * :mod:`spon.models` — operator networks ``S = D ∘ P_θ ∘ E``, checkpoints;
 * :mod:`spon.data` — random fields, PDE problem generators, datasets;
 * :mod:`spon.training` — the training loop;
-* :mod:`spon.physics` — FE functionals of network outputs with per-sample adjoints.
+* :mod:`spon.physics` — FE functionals of network outputs with per-sample adjoints;
+* :mod:`spon.multiscale` — periodic cell problems, EquiNO surrogates and FE².
 """
 import os as _os
 import sys as _sys
@@ -20,9 +21,10 @@ if _os.path.basename(_sys.argv[0]) == "spon":  # the CLI's argv is not for PETSc
 from .fem import (CoefficientDecoder, CoefficientEncoder, DirichletDecoder, DivergenceFreeDecoder,
                   FELoss, FENorm, InterpolationEncoder, L2ProjectionEncoder, MixedDecoder,
                   MomentEncoder, SpaceLayout, TransferEncoder, to_functions, to_tensor)
-from .mesh import MeshSpec, gmsh_mesh
+from .mesh import MeshSpec, gmsh_mesh, read_mesh, rve_mesh
 from .models import SPON, build_spon, load_checkpoint, save_checkpoint
 from .processors import GraphProcessor, MLPProcessor, MultigridProcessor
+from .multiscale import RVEProblem
 from .training import Trainer
 
 __version__ = "0.1.0"
@@ -33,4 +35,5 @@ __all__ = [
     "TransferEncoder", "CoefficientDecoder", "DirichletDecoder", "DivergenceFreeDecoder",
     "MixedDecoder", "FENorm", "FELoss", "gmsh_mesh", "MeshSpec", "MLPProcessor", "GraphProcessor",
     "MultigridProcessor", "SPON", "build_spon", "save_checkpoint", "load_checkpoint", "Trainer",
+    "read_mesh", "rve_mesh", "RVEProblem",
 ]

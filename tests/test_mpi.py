@@ -106,3 +106,36 @@ def test_physics_batches_over_two_members_equal_serial(tmp_path):
         J, g = mod.run(kind)
         assert np.max(np.abs(par[kind + "_J"] - J)) <= 1e-10 * np.max(np.abs(J))
         assert np.max(np.abs(par[kind + "_g"] - g)) <= 1e-10 * np.max(np.abs(g))
+
+
+FE2 = r"""
+import json, sys
+import firedrake as fd
+from firedrake import COMM_WORLD
+from spon.mesh import gmsh_mesh, rve_mesh
+from spon.multiscale import RVEProblem, equino_materials
+from spon.multiscale.macro import FE2Material, MacroProblem
+
+ens = fd.Ensemble(COMM_WORLD, 1) if COMM_WORLD.size > 1 else None
+comm = ens.comm if ens else COMM_WORLD
+rve = RVEProblem(rve_mesh("fibre", h=0.2, comm=comm), equino_materials(), degree=1)
+mat = FE2Material(rve, ensemble=ens)
+mp = MacroProblem(gmsh_mesh("cook_membrane", h=24.0, comm=comm), mat, degree=1)
+st = mp.step(1.0)
+if COMM_WORLD.rank == 0:
+    json.dump({"reaction": st.reaction, "residuals": st.residuals, "solves": mat.solves}, open(sys.argv[1], "w"))
+"""
+
+
+@pytest.mark.skipif(MPIEXEC is None, reason="needs mpiexec (Debian's openmpi-bin, installed by make)")
+def test_fe2_micro_solves_split_over_ensemble_members(tmp_path):
+    import json
+    script = tmp_path / "fe2.py"
+    script.write_text(FE2)
+    for n in (1, 2):
+        r = mpirun(n, str(script), str(tmp_path / f"fe2_{n}.json"))
+        assert r.returncode == 0, r.stderr[-2000:]
+    one, two = (json.loads((tmp_path / f"fe2_{n}.json").read_text()) for n in (1, 2))
+    assert abs(one["reaction"] - two["reaction"]) < 1e-10 * abs(one["reaction"])
+    assert len(one["residuals"]) == len(two["residuals"])
+    assert two["solves"] < one["solves"]    # rank 0 solved only its share
