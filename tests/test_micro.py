@@ -121,3 +121,10 @@ def test_bad_inputs(rve):
         RVEProblem(rve.mesh, {1: NonlinearElasticMatrix()})
     with pytest.raises(TypeError, match=r"materials\[2\]"):
         RVEProblem(rve.mesh, {1: NonlinearElasticMatrix(), 2: "steel"})
+
+
+@pytest.mark.parametrize("material", [NonlinearElasticMatrix(), LinearElastic(43452.38, 29918.03)])
+def test_closed_form_torch_tangent_matches_autodiff(material):
+    E = torch.tensor([[0.02, -0.01, 0.015], [0.0, 0.0, 0.0], [-0.03, 0.04, -0.02]], dtype=torch.float64)
+    auto = torch.func.vmap(torch.func.jacrev(material.stress_voigt))(E)
+    assert torch.allclose(material.tangent_voigt(E), auto, rtol=1e-12, atol=1e-9)

@@ -207,13 +207,41 @@ class EquiNO(Surrogate):
             sig = sig.index_copy(1, idx, mat.stress_voigt(eps.index_select(1, idx)))
         return sig
 
-    def constitutive_loss(self, E, reduce: str = "batch"):
-        """Constitutive mismatch relative to ⟨|σ_law(ε̄)|²⟩ (no stress labels): summed over the
-        batch before dividing (``"batch"``) or per sample (``"none"``)."""
+    def law_compliance(self, E, a):
+        """``C_t⁻¹`` of the phase laws at the strains of ``a`` (detached), ``(B, Nq, 3, 3)``."""
+        with torch.no_grad():
+            eps = E[:, None, :] + torch.einsum("bk,kqc->bqc", a, self.eps_modes)
+            S = torch.zeros(*eps.shape, 3, dtype=eps.dtype, device=eps.device)
+            for pid, mat in self.materials.items():
+                idx = (self.phase == pid).nonzero().squeeze(1)
+                e = eps.index_select(1, idx)
+                C = mat.tangent_voigt(e)
+                S = S.index_copy(1, idx, torch.linalg.inv(C))
+        return S
+
+    def constitutive_loss(self, E, reduce: str = "batch", norm: str = "compliance"):
+        """Constitutive mismatch ``r = σ_law(ε̄ + Σ a ε(φ)) − Σ b ψ`` (no stress labels), relative to the
+        stress of the homogeneous strain; summed over the batch before dividing (``"batch"``) or per
+        sample (``"none"``).
+
+        ``norm="compliance"`` measures ``r·C_t⁻¹ r`` with the local tangent (a strain-energy norm: where
+        the matrix softens, a small stress mismatch is a large strain error); ``"stress"`` is ``r:r``.
+        """
         a, b = self.coefficients(E)
         law = self.law_stress(E, a)
         r = law - torch.einsum("bk,kqc->bqc", b, self.stress_modes)
         k = torch.tensor(_VOIGT_W, dtype=E.dtype, device=E.device)
+        if norm == "compliance":
+            S = self.law_compliance(E, a)
+            num = torch.einsum("bqc,q,bqcd,bqd->b", r, self.weights, S, r)
+            with torch.no_grad():   # the work of the homogeneous strain: same units, no tangent needed
+                ref = self.law_stress(E, torch.zeros_like(a))
+                den = torch.einsum("bqc,q,bc->b", ref, self.weights, E).abs()
+            if reduce == "batch":
+                return num.sum() / den.sum().clamp_min(1e-30)
+            return num / den.clamp_min(1e-30)
+        if norm != "stress":
+            raise ValueError(f"norm: expected 'compliance' or 'stress', got {norm!r}")
         num = torch.einsum("bqc,q,c->b", r**2, self.weights, k)
         # scale by the stress of the homogeneous strain: independent of the network, so
         # inflating the fluctuation cannot shrink the loss
