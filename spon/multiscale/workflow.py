@@ -11,7 +11,8 @@ __all__ = ["train_surrogates", "run_macro", "stress_field_rel_l2"]
 
 def train_surrogates(kind: str = "fibre", h: float = 0.05, degree: int = 2, n_train: int = 100,
                      n_test: int = 50, box: float = 0.04, tol: float = 1e-6, adam_steps: int = 1000,
-                     lbfgs_steps: int = 1000, mlp_steps: int = 3000, seed: int = 0, progress: bool = True):
+                     lbfgs_steps: int = 1000, collocation: int = 256, mlp_steps: int = 3000, seed: int = 0,
+                     progress: bool = True):
     """RVE → LHS snapshots → POD → EquiNO (physics-informed) and σ̄-MLP (data) → held-out errors."""
     from ..mesh import rve_mesh
     from .equino import EquiNO, StressMLP, field_errors, fit_equino, fit_stress_mlp
@@ -26,7 +27,8 @@ def train_surrogates(kind: str = "fibre", h: float = 0.05, degree: int = 2, n_tr
     t0 = time.perf_counter()
     equino = EquiNO.from_snapshots(train, quad, mats, tol=tol, box=box, seed=seed,
                                    meta={"rve": {"kind": kind, "h": h, "degree": degree}})
-    hist = fit_equino(equino, steps=adam_steps, lbfgs_steps=lbfgs_steps, seed=seed, progress=progress)
+    hist = fit_equino(equino, steps=adam_steps, lbfgs_steps=lbfgs_steps, collocation=collocation, seed=seed,
+                      progress=progress)
     t_equino = time.perf_counter() - t0
     t0 = time.perf_counter()
     mlp = StressMLP(box=box, meta={"rve": {"kind": kind, "h": h, "degree": degree}})
