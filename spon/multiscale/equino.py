@@ -4,12 +4,17 @@ The fluctuation is ``ũ = Σ a_i(ε̄) φ_i`` with ``φ_i`` POD modes of periodi
 snapshots (periodic by construction); the micro stress is ``σ = Σ b_j(ε̄) ψ_j``
 with ``ψ_j`` POD modes of equilibrated FE stress fields (equilibrated by
 construction). A network gives ``(a, b)`` from ``ε̄``. Training needs no stress
-labels: the loss is constitutive consistency at the quadrature points,
+labels: the loss is constitutive consistency at the quadrature points::
 
-    L = ⟨ |σ_law(ε̄ + Σ a_i ε(φ_i)) − Σ b_j ψ_j|² ⟩ / ⟨ |σ_law|² ⟩,
+    r = σ_law(ε̄ + Σ a_i ε(φ_i)) − Σ b_j ψ_j,
+    L = Σ_batch ⟨ r · C_t⁻¹ r ⟩ / Σ_batch ⟨ σ_law(ε̄) · ε̄ ⟩,
 
-at strains drawn afresh in the box every step. ``σ̄ = Σ b_j ⟨ψ_j⟩`` is linear in
-``b``; the consistent tangent ``dσ̄/dε̄`` comes from autodiff.
+at strains drawn afresh in the box (Adam), then at fixed Latin-hypercube
+collocation strains (L-BFGS). ``C_t`` is the local material tangent, so the
+mismatch is measured as strain energy: where the matrix softens, a small stress
+mismatch is a large strain error (``norm="stress"`` gives EquiNO's plain
+``|r|²``). The coefficients vanish at ``ε̄ = 0``. ``σ̄ = Σ b_j ⟨ψ_j⟩`` is linear
+in ``b``; the consistent tangent ``dσ̄/dε̄`` comes from autodiff.
 
 Both surrogates answer :meth:`Surrogate.stress_and_tangent` for a batch of
 strains and refuse strains outside their training box (``strict=True``).
