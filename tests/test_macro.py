@@ -67,3 +67,12 @@ def test_bad_inputs(cook):
         MacroProblem(cook, LinearElastic(1.0, 1.0))
     with pytest.raises(ValueError, match="displacements"):
         MacroProblem(cook, LawMaterial(LinearElastic(1.0, 1.0))).solve([np.nan])
+
+
+def test_l_profile_bends_and_converges():
+    mesh = gmsh_mesh("l_profile", h=25.0)
+    assert sorted(mesh.exterior_facets.unique_markers) == [1, 2, 3]
+    mp = MacroProblem(mesh, LawMaterial(NonlinearElasticMatrix()), degree=1)
+    hist = mp.solve([0.5, 1.0], progress=False)
+    assert 0 < hist[0].reaction < hist[1].reaction < 2 * hist[0].reaction   # softening under load
+    assert all(s.residuals[-1] < 1e-9 * s.residuals[0] for s in hist)

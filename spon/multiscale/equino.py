@@ -226,10 +226,10 @@ class EquiNO(Surrogate):
                 S = S.index_copy(1, idx, torch.linalg.inv(C))
         return S
 
-    def constitutive_loss(self, E, reduce: str = "batch", norm: str = "compliance"):
+    def constitutive_loss(self, E, reduce: str = "sample", norm: str = "compliance"):
         """Constitutive mismatch ``r = σ_law(ε̄ + Σ a ε(φ)) − Σ b ψ`` (no stress labels), relative to the
-        stress of the homogeneous strain; summed over the batch before dividing (``"batch"``) or per
-        sample (``"none"``).
+        stress of the homogeneous strain; summed over the batch before dividing (``"batch"``, a scalar) or
+        per sample (``"sample"``, shape ``(B,)``).
 
         ``norm="compliance"`` measures ``r·C_t⁻¹ r`` with the local tangent (a strain-energy norm: where
         the matrix softens, a small stress mismatch is a large strain error); ``"stress"`` is ``r:r``.
@@ -298,11 +298,25 @@ def _cosine(opt, steps):
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
 
 
+def _shrink(E, fraction, g):
+    """Scale a ``fraction`` of the strains by ``U(0, 1)²`` so small strains are sampled too."""
+    n = int(round(fraction * len(E)))
+    if n:
+        E = E.clone()
+        E[:n] *= torch.rand(n, 1, generator=g, dtype=E.dtype) ** 2
+    return E
+
+
 def fit_equino(model: EquiNO, steps: int = 3000, batch: int = 64, lr: float = 3e-3, seed: int = 0,
-               lbfgs_steps: int = 0, collocation: int = 512, progress: bool = True, callback=None) -> list:
+               lbfgs_steps: int = 0, collocation: int = 512, reduce: str = "sample", small_fraction: float = 0.25,
+               progress: bool = True, callback=None) -> list:
     """Physics-informed training: Adam at strains drawn uniformly in the box each
     step, then (``lbfgs_steps > 0``) full-batch L-BFGS on ``collocation``
-    Latin-hypercube strains, which drives the loss orders of magnitude lower."""
+    Latin-hypercube strains, which drives the loss orders of magnitude lower.
+
+    ``reduce="sample"`` averages per-strain relative losses, so small strains are
+    fitted to the same relative accuracy as large ones; ``small_fraction`` of every
+    batch is pulled towards ``ε̄ = 0`` (FE² meets many small strains)."""
     from tqdm.auto import tqdm, trange
     g = torch.Generator(device="cpu").manual_seed(seed)
     opt = torch.optim.Adam(model.nets.parameters(), lr=lr)
@@ -310,8 +324,9 @@ def fit_equino(model: EquiNO, steps: int = 3000, batch: int = 64, lr: float = 3e
     hist = []
     bar = trange(steps, desc="EquiNO (constitutive loss)", disable=not progress)
     for step in bar:
-        E = ((2 * torch.rand(batch, 3, generator=g, dtype=torch.float64) - 1) * model.box.cpu()).to(model.box.device)
-        loss = model.constitutive_loss(E)
+        E = (2 * torch.rand(batch, 3, generator=g, dtype=torch.float64) - 1) * model.box.cpu()
+        E = _shrink(E, small_fraction, g).to(model.box.device)
+        loss = model.constitutive_loss(E, reduce=reduce).mean()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"EquiNO loss became {loss.item()} at step {step}")
         opt.zero_grad()
@@ -326,24 +341,27 @@ def fit_equino(model: EquiNO, steps: int = 3000, batch: int = 64, lr: float = 3e
     if lbfgs_steps:
         from .snapshots import latin_hypercube
         box = float(model.box[0])
-        Ec = torch.as_tensor(latin_hypercube(collocation, box, seed=seed + 1), dtype=torch.float64,
-                             device=model.box.device)
-        opt = torch.optim.LBFGS(model.nets.parameters(), lr=1.0, max_iter=lbfgs_steps, history_size=50,
-                                tolerance_grad=1e-12, tolerance_change=1e-16, line_search_fn="strong_wolfe")
         bar = tqdm(total=lbfgs_steps, desc="EquiNO (L-BFGS)", disable=not progress)
+        # rounds of at most 200 iterations, each on fresh collocation strains
+        for r in range(math.ceil(lbfgs_steps / 200)):
+            its = min(200, lbfgs_steps - 200 * r)
+            Ec = _shrink(torch.as_tensor(latin_hypercube(collocation, box, seed=seed + 1 + r), dtype=torch.float64),
+                         small_fraction, g).to(model.box.device)
+            opt = torch.optim.LBFGS(model.nets.parameters(), lr=1.0, max_iter=its, max_eval=its, history_size=50,
+                                    tolerance_grad=1e-12, tolerance_change=1e-16, line_search_fn="strong_wolfe")
 
-        def closure():
-            opt.zero_grad()
-            loss = model.constitutive_loss(Ec)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"EquiNO loss became {loss.item()} in L-BFGS")
-            loss.backward()
-            hist.append(loss.item())
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.2e}")
-            return loss
+            def closure():
+                opt.zero_grad()
+                loss = model.constitutive_loss(Ec, reduce=reduce).mean()
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"EquiNO loss became {loss.item()} in L-BFGS")
+                loss.backward()
+                hist.append(loss.item())
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.2e}")
+                return loss
 
-        opt.step(closure)
+            opt.step(closure)
         bar.close()
     return hist
 
