@@ -56,3 +56,19 @@ def test_divergence_free_demo_round_off(tmp_path):
     div, flux, size = demo.main(["--h", "0.15", "--batch", "3", "--out", str(tmp_path)])
     assert div <= 1e-10 * size and flux <= 1e-10 * size
     assert (tmp_path / "divergence_free.png").is_file()
+
+
+def test_rve_homogenisation_demo(tmp_path):
+    report = _load("rve_homogenisation").main(["--h", "0.15", "--out", str(tmp_path)])
+    assert set(report) == {"fibre", "ellipse", "three_circles"}
+    for r in report.values():
+        assert r["tangent_vs_central_differences"] < 1e-6
+    assert (tmp_path / "rve_fields.png").stat().st_size > 10_000
+
+
+def test_equino_training_demo(tmp_path):
+    S = _load("equino_training").main(["--h", "0.15", "--train", "16", "--test", "4", "--adam", "60",
+                                       "--lbfgs", "10", "--out", str(tmp_path)])
+    assert S["loss_history"][-1] < S["loss_history"][0]
+    for name in ("equino.png", "equino.pt", "sigma_mlp.pt", "errors.json"):
+        assert (tmp_path / name).is_file(), name
