@@ -17,7 +17,6 @@ import logging
 import os
 import runpy
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -288,7 +287,8 @@ def cmd_fe2(cfg) -> int:
     from .mesh import GEOMETRIES, gmsh_mesh, read_mesh, rve_mesh
     from .multiscale import RVEProblem, equino_materials
     from .multiscale.equino import load_surrogate
-    from .multiscale.macro import FE2Material, MacroProblem, SurrogateMaterial
+    from .multiscale.macro import FE2Material, SurrogateMaterial
+    from .multiscale.workflow import run_macro
 
     if cfg["steps"] < 1:
         raise UsageError(f"--steps: expected at least 1, got {cfg['steps']}")
@@ -302,11 +302,9 @@ def cmd_fe2(cfg) -> int:
     m = cfg["mesh"]
     mesh = gmsh_mesh(m, h=cfg["h"]) if m in GEOMETRIES or m.endswith(".geo") else read_mesh(m)
     out = _out(cfg, "fe2")
-    mp = MacroProblem(mesh, material, clamped=cfg["clamped"], loaded=cfg["loaded"], degree=cfg["degree"])
     path = np.linspace(0, cfg["displacement"], cfg["steps"] + 1)[1:]
-    t0 = time.perf_counter()
-    hist = mp.solve(path)
-    secs = time.perf_counter() - t0
+    mp, hist, secs = run_macro(mesh, material, path, degree=cfg["degree"], clamped=cfg["clamped"],
+                               loaded=cfg["loaded"])
     res = {"seconds": secs, "quadrature_points": mp.n_quadrature_points, "strain_max": mp.strain_max,
            "steps": [{"displacement": s.displacement, "reaction": s.reaction, "newton_residuals": s.residuals}
                      for s in hist], **material.stats()}

@@ -105,10 +105,10 @@ class Surrogate(nn.Module):
         """σ̄ (N, 3) and C̄ = dσ̄/dε̄ (N, 3, 3) by automatic differentiation, in one batched call."""
         if strict:
             self.check_box(E)
-        fast = getattr(self, "_stress_and_tangent", None)
-        if fast is not None:
-            return fast(E)
+        return self._stress_and_tangent(E)
 
+    def _stress_and_tangent(self, E):
+        """Reverse mode per sample; subclasses override with one forward-mode pass."""
         def f(e):
             s = self.homogenised_stress(e[None])[0]
             return s, s
@@ -137,7 +137,6 @@ class EquiNO(Surrogate):
         self.register_buffer("stress_mean_modes", torch.zeros(n_sigma, 3, dtype=dt))
         self.register_buffer("weights", torch.zeros(n_q, dtype=dt))
         self.register_buffer("phase", torch.zeros(n_q, dtype=torch.int64))
-        self.register_buffer("coef_mean", torch.zeros(n_u + n_sigma, dtype=dt))
         self.register_buffer("coef_scale", torch.ones(n_u + n_sigma, dtype=dt))
         if branches not in (1, 2):
             raise ValueError(f"branches: expected 1 (shared) or 2 (one network for a, one for b), got {branches}")
@@ -172,7 +171,6 @@ class EquiNO(Surrogate):
         a = np.einsum("sqc,q,kqc->sk", snaps.u_q, w, m.u_modes_q.numpy())
         b = np.einsum("sqc,q,c,kqc->sk", snaps.stress_q, w, _VOIGT_W, psi)
         c = np.concatenate([a, b], axis=1)
-        m.coef_mean.zero_()   # the response at ε̄ = 0 is zero: coefficients are anchored there
         m.coef_scale.copy_(t(c.std(0) + 1e-12 * np.abs(c).max()))
         m.pod_energy = {"u": lam_u, "stress": lam_s}
         return m
@@ -204,27 +202,25 @@ class EquiNO(Surrogate):
         """Fluctuation DOFs ``(B, ndof, 2)`` of the RVE's CG space (periodic by construction)."""
         return torch.einsum("bk,knc->bnc", self.coefficients(E)[0], self.u_modes)
 
-    def law_stress(self, E, a):
-        eps = E[:, None, :] + torch.einsum("bk,kqc->bqc", a, self.eps_modes)
-        sig = torch.zeros_like(eps)
+    def _strain(self, E, a):
+        return E[:, None, :] + torch.einsum("bk,kqc->bqc", a, self.eps_modes)
+
+    def _per_phase(self, eps, law):
+        """``law(material, strains)`` on each phase's quadrature points, gathered back to ``(B, Nq, ...)``."""
         if not self.materials:
             raise RuntimeError("materials: EquiNO's loss needs the phase materials {id: Material}")
+        out = None
         for pid, mat in self.materials.items():
             idx = (self.phase == pid).nonzero().squeeze(1)
-            sig = sig.index_copy(1, idx, mat.stress_voigt(eps.index_select(1, idx)))
-        return sig
+            val = law(mat, eps.index_select(1, idx))
+            if out is None:
+                out = torch.zeros(*eps.shape[:2], *val.shape[2:], dtype=val.dtype, device=val.device)
+            out = out.index_copy(1, idx, val)
+        return out
 
-    def law_compliance(self, E, a):
-        """``C_t⁻¹`` of the phase laws at the strains of ``a`` (detached), ``(B, Nq, 3, 3)``."""
-        with torch.no_grad():
-            eps = E[:, None, :] + torch.einsum("bk,kqc->bqc", a, self.eps_modes)
-            S = torch.zeros(*eps.shape, 3, dtype=eps.dtype, device=eps.device)
-            for pid, mat in self.materials.items():
-                idx = (self.phase == pid).nonzero().squeeze(1)
-                e = eps.index_select(1, idx)
-                C = mat.tangent_voigt(e)
-                S = S.index_copy(1, idx, torch.linalg.inv(C))
-        return S
+    def law_stress(self, E, a):
+        """``σ_law(ε̄ + Σ a_i ε(φ_i))`` at the quadrature points, ``(B, Nq, 3)``."""
+        return self._per_phase(self._strain(E, a), lambda m, e: m.stress_voigt(e))
 
     def constitutive_loss(self, E, reduce: str = "sample", norm: str = "compliance"):
         """Constitutive mismatch ``r = σ_law(ε̄ + Σ a ε(φ)) − Σ b ψ`` (no stress labels), relative to the
@@ -232,29 +228,28 @@ class EquiNO(Surrogate):
         per sample (``"sample"``, shape ``(B,)``).
 
         ``norm="compliance"`` measures ``r·C_t⁻¹ r`` with the local tangent (a strain-energy norm: where
-        the matrix softens, a small stress mismatch is a large strain error); ``"stress"`` is ``r:r``.
+        the matrix softens, a small stress mismatch is a large strain error), relative to the work of the
+        homogeneous strain; ``"stress"`` is ``r:r`` relative to the homogeneous strain's ``σ:σ``. Both
+        scales are independent of the network, so inflating the fluctuation cannot shrink the loss.
         """
-        a, b = self.coefficients(E)
-        law = self.law_stress(E, a)
-        r = law - torch.einsum("bk,kqc->bqc", b, self.stress_modes)
-        k = torch.tensor(_VOIGT_W, dtype=E.dtype, device=E.device)
-        if norm == "compliance":
-            S = self.law_compliance(E, a)
-            num = torch.einsum("bqc,q,bqcd,bqd->b", r, self.weights, S, r)
-            with torch.no_grad():   # the work of the homogeneous strain: same units, no tangent needed
-                ref = self.law_stress(E, torch.zeros_like(a))
-                den = torch.einsum("bqc,q,bc->b", ref, self.weights, E).abs()
-            if reduce == "batch":
-                return num.sum() / den.sum().clamp_min(1e-30)
-            return num / den.clamp_min(1e-30)
-        if norm != "stress":
+        if norm not in ("compliance", "stress"):
             raise ValueError(f"norm: expected 'compliance' or 'stress', got {norm!r}")
-        num = torch.einsum("bqc,q,c->b", r**2, self.weights, k)
-        # scale by the stress of the homogeneous strain: independent of the network, so
-        # inflating the fluctuation cannot shrink the loss
+        a, b = self.coefficients(E)
+        eps = self._strain(E, a)
+        law = self._per_phase(eps, lambda m, e: m.stress_voigt(e))
+        r = law - torch.einsum("bk,kqc->bqc", b, self.stress_modes)
         with torch.no_grad():
-            ref = self.law_stress(E, torch.zeros_like(a))
-            den = torch.einsum("bqc,q,c->b", ref**2, self.weights, k)
+            ref = self._per_phase(E[:, None, :].expand_as(eps), lambda m, e: m.stress_voigt(e))
+            if norm == "compliance":
+                S = self._per_phase(eps, lambda m, e: torch.linalg.inv(m.tangent_voigt(e)))
+                den = torch.einsum("bqc,q,bc->b", ref, self.weights, E).abs()
+            else:
+                k = torch.tensor(_VOIGT_W, dtype=E.dtype, device=E.device)
+                den = torch.einsum("bqc,q,c->b", ref**2, self.weights, k)
+        if norm == "compliance":
+            num = torch.einsum("bqc,q,bqcd,bqd->b", r, self.weights, S, r)
+        else:
+            num = torch.einsum("bqc,q,c->b", r**2, self.weights, k)
         if reduce == "batch":
             return num.sum() / den.sum().clamp_min(1e-30)
         return num / den.clamp_min(1e-30)

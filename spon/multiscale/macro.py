@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .materials import Material, voigt_tangent
-from .micro import check_strain
+from .micro import check_strain, voigt_strain_of
 
 __all__ = ["QuadratureMaterial", "LawMaterial", "SurrogateMaterial", "FE2Material", "MacroProblem",
            "LoadStep"]
@@ -180,14 +180,9 @@ class MacroProblem:
         self.tangent = fd.Function(Q33, name="tangent")
         self._strain_q = fd.Function(Q3, name="strain")
         v, du = fd.TestFunction(self.V), fd.TrialFunction(self.V)
-
-        def ev(w):
-            e = ufl.sym(ufl.grad(w))
-            return ufl.as_vector([e[0, 0], e[1, 1], 2 * e[0, 1]])
-
-        self._strain_expr = ev(self.u)
-        self.F = ufl.dot(self.stress, ev(v)) * self.dx
-        self.J = ufl.dot(ufl.dot(self.tangent, ev(du)), ev(v)) * self.dx
+        self._strain_expr = voigt_strain_of(self.u)
+        self.F = ufl.dot(self.stress, voigt_strain_of(v)) * self.dx
+        self.J = ufl.dot(ufl.dot(self.tangent, voigt_strain_of(du)), voigt_strain_of(v)) * self.dx
         self._inc = fd.Constant(0.0)
         zero = fd.Constant((0.0, 0.0))
         self._bcs = [fd.DirichletBC(self.V, zero, clamped), fd.DirichletBC(self.V.sub(direction), self._inc, loaded)]
@@ -237,9 +232,8 @@ class MacroProblem:
             if it == self.max_it:
                 raise RuntimeError(f"displacement: Newton did not converge at {displacement} in {self.max_it} "
                                    f"iterations (residuals {res})")
+            # iteration 0 is the predictor: the matrix's BCs carry the increment on the loaded edge into du
             A = fd.assemble(self.J, bcs=self._bcs if it == 0 else self._hom, mat_type="aij")
-            if it == 0:
-                b = fd.assemble(-self.F, bcs=self._bcs)   # carries the increment on the loaded edge
             fd.solve(A, du, b, solver_parameters={"ksp_type": "preonly", "pc_type": "lu",
                                                   "pc_factor_mat_solver_type": "mumps"})
             self.u += du

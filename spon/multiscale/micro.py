@@ -25,14 +25,14 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 
 import numpy as np
 
 from .materials import LinearElastic, Material, NonlinearElasticMatrix
 
 __all__ = ["RVEProblem", "MicroSolution", "equino_materials", "check_strain", "voigt_strain",
-           "voigt_stress", "is_periodic"]
+           "voigt_strain_of", "voigt_stress", "is_periodic", "periodic_mismatch"]
 
 _SOLVER = {"mat_type": "aij", "ksp_type": "preonly", "pc_type": "lu",
            "pc_factor_mat_solver_type": "mumps"}
@@ -47,6 +47,13 @@ def voigt_strain(E):
     """The UFL 2×2 strain tensor of a Voigt strain ``(ε_xx, ε_yy, γ_xy)``."""
     import ufl
     return ufl.as_matrix([[E[0], E[2] / 2], [E[2] / 2, E[1]]])
+
+
+def voigt_strain_of(u):
+    """``(ε_xx, ε_yy, γ_xy)`` of a UFL displacement ``u``."""
+    import ufl
+    e = ufl.sym(ufl.grad(u))
+    return ufl.as_vector([e[0, 0], e[1, 1], 2 * e[0, 1]])
 
 
 def voigt_stress(s):
@@ -72,6 +79,34 @@ def is_periodic(mesh) -> bool:
     return "Discontinuous" in fam or fam == "DQ"
 
 
+def periodic_mismatch(f, tol: float = 1e-12):
+    """Largest ``|f(0, s) − f(1, s)|`` and ``|f(s, 0) − f(s, 1)|`` over matching edge nodes of a
+    function on the unit cell, and the smaller of the two edges' numbers of node pairs.
+
+    ``f`` is sampled at the nodes of an equispaced DG space of its degree, which has nodes on
+    every cell's boundary, so both sides of a periodic edge are seen. Raises if the nodes on
+    opposite edges do not pair up.
+    """
+    import firedrake as fd
+    mesh = f.function_space().mesh()
+    deg = max(f.function_space().ufl_element().embedded_superdegree, 1)
+    D = fd.VectorFunctionSpace(mesh, "DG", deg, variant="equispaced", dim=f.ufl_shape[0]) if f.ufl_shape \
+        else fd.FunctionSpace(mesh, "DG", deg, variant="equispaced")
+    U = fd.Function(D).interpolate(f).dat.data_ro
+    X = fd.Function(fd.VectorFunctionSpace(mesh, "DG", deg, variant="equispaced")).interpolate(
+        fd.SpatialCoordinate(mesh)).dat.data_ro
+    worst, pairs = 0.0, None
+    for d in (0, 1):
+        side = [{round(float(t), 9): U[i] for i, t in zip(np.flatnonzero(m), X[m, 1 - d])}
+                for m in (np.abs(X[:, d]) < tol, np.abs(X[:, d] - 1) < tol)]
+        if side[0].keys() != side[1].keys():
+            raise ValueError(f"f: the nodes on the two edges normal to {'xy'[d]} do not pair up "
+                             f"({len(side[0])} vs {len(side[1])})")
+        worst = max([worst] + [float(np.abs(side[0][k] - side[1][k]).max()) for k in side[0]])
+        pairs = len(side[0]) if pairs is None else min(pairs, len(side[0]))
+    return worst, pairs
+
+
 @dataclass
 class MicroSolution:
     """One solved cell problem."""
@@ -81,6 +116,7 @@ class MicroSolution:
     tangent: np.ndarray | None   # (3, 3) consistent tangent dσ̄/dε̄
     iterations: int
     residuals: list = field(default_factory=list)
+    raw: np.ndarray | None = None   # solver DOFs before the mean shift (warm starts, stress_field)
 
 
 class RVEProblem:
@@ -163,7 +199,7 @@ class RVEProblem:
         self._rhs = [-ufl.inner(ufl.as_tensor(self.Ct[i, j, k, l] * voigt_strain(Ek)[k, l], (i, j)),
                                 ufl.sym(ufl.grad(v))) * self.dx for Ek in self._Ek]
         self._sig_forms = [voigt_stress(self.sigma)[n] * self.dx for n in range(3)]
-        self._bc = _PinBC(self.V, fd.Constant((0.0, 0.0)), "on_boundary")
+        self._bc = _pin_bc_class()(self.V, fd.Constant((0.0, 0.0)), "on_boundary")
         problem = fd.NonlinearVariationalProblem(self.F, self.u, bcs=[self._bc], J=self.J)
         self._residuals = []
         sp = dict(_SOLVER, snes_type="newtonls", snes_linesearch_type="basic", snes_rtol=rtol,
@@ -171,7 +207,6 @@ class RVEProblem:
         self.solver = fd.NonlinearVariationalSolver(problem, solver_parameters=sp)
         self.solver.snes.setMonitor(lambda snes, it, r: self._residuals.append(float(r)))
         self._du = fd.Function(self.V)
-        self._dsig_forms = None
         self._assemblers, self._mean_f, self._A = {}, None, None
 
     # ------------------------------------------------------------------ solve
@@ -201,9 +236,7 @@ class RVEProblem:
         C = self._tangent() if tangent else None
         out = fd.Function(self.V, name="fluctuation")
         out.dat.data[:] = raw - self._mean(raw)
-        sol = MicroSolution(E, out, sig, C, its, list(self._residuals))
-        sol.raw = raw
-        return sol
+        return MicroSolution(E, out, sig, C, its, list(self._residuals), raw)
 
     def _zero(self, form):
         """Assemble a 0-form through a cached assembler (skips UFL preprocessing)."""
@@ -225,26 +258,24 @@ class RVEProblem:
         import firedrake as fd
         import ufl
         from firedrake.assemble import get_assembler
-        if self._A is None:
+        if self._A is None:   # built at the first tangent, reused after
             self._A_asm = get_assembler(self.J, bcs=[self._bc], mat_type="aij")
             self._A = self._A_asm.allocate()
             zbc = self._bc.zero_bc()
             self._b_asm = [get_assembler(r, bcs=[zbc]) for r in self._rhs]
             self._b = [fd.Cofunction(self.V.dual()) for _ in self._rhs]
             self._ls = fd.LinearSolver(self._A, solver_parameters=_SOLVER)
-        self._A_asm.assemble(tensor=self._A)   # new values: the LU is redone on the next solve
-        ls = self._ls
-        C = np.zeros((3, 3))
-        if self._dsig_forms is None:
             i, j, k, l = ufl.indices(4)
             dS = ufl.as_tensor(self.Ct[i, j, k, l] * ufl.sym(ufl.grad(self._du))[k, l], (i, j))
             self._dsig_forms = [voigt_stress(dS)[n] * self.dx for n in range(3)]
             self._csig_forms = [[voigt_stress(ufl.as_tensor(self.Ct[i, j, k, l] * voigt_strain(Ek)[k, l],
                                                             (i, j)))[n] * self.dx for n in range(3)]
                                 for Ek in self._Ek]
+        self._A_asm.assemble(tensor=self._A)   # new values: the LU is redone on the next solve
+        C = np.zeros((3, 3))
         for kk in range(3):
             b = self._b_asm[kk].assemble(tensor=self._b[kk])
-            ls.solve(self._du, b)
+            self._ls.solve(self._du, b)
             C[:, kk] = [self._zero(self._csig_forms[kk][n]) + self._zero(self._dsig_forms[n])
                         for n in range(3)]
         return C / self.volume
@@ -261,6 +292,7 @@ class RVEProblem:
         return fd.Function(space, name="stress").interpolate(voigt_stress(self.sigma))
 
 
+@cache
 def _pin_bc_class():
     import firedrake as fd
 
@@ -276,6 +308,3 @@ def _pin_bc_class():
 
     return PinBC
 
-
-def _PinBC(V, g, sub):
-    return _pin_bc_class()(V, g, sub)

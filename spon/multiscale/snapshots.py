@@ -45,10 +45,9 @@ class RVEQuadrature:
 
     def strain_of(self, u_dofs: np.ndarray) -> np.ndarray:
         """Voigt strain ``ε(u)`` at the quadrature points of a displacement given by its DOFs."""
-        import ufl
+        from .micro import voigt_strain_of
         self._u.dat.data[:] = u_dofs
-        e = ufl.sym(ufl.grad(self._u))
-        return self.sample(ufl.as_vector([e[0, 0], e[1, 1], 2 * e[0, 1]]), self.Q3)
+        return self.sample(voigt_strain_of(self._u), self.Q3)
 
     def values_of(self, u_dofs: np.ndarray) -> np.ndarray:
         self._u.dat.data[:] = u_dofs
@@ -75,7 +74,7 @@ def collect_snapshots(rve, strains, quadrature: RVEQuadrature | None = None, pro
 
     from tqdm.auto import tqdm
 
-    from .micro import check_strain, voigt_stress
+    from .micro import check_strain
 
     E = check_strain(strains, "strains", batched=True)
     quad = quadrature or RVEQuadrature(rve)
@@ -85,9 +84,7 @@ def collect_snapshots(rve, strains, quadrature: RVEQuadrature | None = None, pro
         sol = rve.solve(e)
         out["u"].append(sol.fluctuation.dat.data_ro.copy())
         out["u_q"].append(quad.sample(sol.fluctuation, quad.Q2))
-        rve.E.assign(e)
-        rve.u.dat.data[:] = sol.raw
-        out["stress_q"].append(quad.sample(voigt_stress(rve.sigma), quad.Q3))
+        out["stress_q"].append(rve.stress_field(sol, quad.Q3).dat.data_ro.copy())
         out["stress"].append(sol.stress)
         out["tangent"].append(sol.tangent)
     return Snapshots(E, *(np.stack(out[k]) for k in ("u", "u_q", "stress_q", "stress", "tangent")),

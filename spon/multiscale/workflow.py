@@ -5,7 +5,6 @@ import time
 
 import numpy as np
 
-
 __all__ = ["train_surrogates", "run_macro", "stress_field_rel_l2"]
 
 
@@ -43,10 +42,11 @@ def train_surrogates(kind: str = "fibre", h: float = 0.05, degree: int = 2, n_tr
             "modes": {"u": equino.n_u, "stress": equino.n_sigma}}
 
 
-def run_macro(mesh, material, displacements, degree: int = 2, progress: bool = True):
-    """One macro load path; returns the problem, its history and the wall time."""
+def run_macro(mesh, material, displacements, degree: int = 2, progress: bool = True, **kwargs):
+    """One macro load path; returns the problem, its history and the wall time.
+    ``kwargs`` go to :class:`~spon.multiscale.macro.MacroProblem` (boundary ids, tolerances)."""
     from .macro import MacroProblem
-    mp = MacroProblem(mesh, material, degree=degree)
+    mp = MacroProblem(mesh, material, degree=degree, **kwargs)
     t0 = time.perf_counter()
     hist = mp.solve(displacements, progress=progress)
     return mp, hist, time.perf_counter() - t0
