@@ -33,7 +33,7 @@ from firedrake.output import VTKFile  # noqa: E402
 from firedrake.pyplot import tripcolor  # noqa: E402
 
 from spon.mesh import gmsh_mesh  # noqa: E402
-from spon.multiscale.equino import save_surrogate  # noqa: E402
+from spon.multiscale import save_surrogate  # noqa: E402
 from spon.multiscale.macro import FE2Material, SurrogateMaterial  # noqa: E402
 from spon.multiscale.workflow import run_macro, stress_field_rel_l2, train_surrogates  # noqa: E402
 

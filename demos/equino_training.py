@@ -28,7 +28,7 @@ import torch  # noqa: E402
 from firedrake.output import VTKFile  # noqa: E402
 from firedrake.pyplot import tripcolor  # noqa: E402
 
-from spon.multiscale.equino import save_surrogate  # noqa: E402
+from spon.multiscale import save_surrogate  # noqa: E402
 from spon.multiscale.workflow import train_surrogates  # noqa: E402
 
 PUBLISHED = {"u_x": None, "u_y": None, "sigma_xx": "0.6-1.5 %", "sigma_yy": "0.6-1.5 %", "sigma_xy": "5-6 %"}

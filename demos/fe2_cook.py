@@ -31,7 +31,7 @@ from firedrake.pyplot import tripcolor  # noqa: E402
 
 from spon.mesh import gmsh_mesh, rve_mesh  # noqa: E402
 from spon.multiscale import RVEProblem, equino_materials  # noqa: E402
-from spon.multiscale.equino import load_surrogate, save_surrogate  # noqa: E402
+from spon.multiscale import load_surrogate, save_surrogate  # noqa: E402
 from spon.multiscale.macro import FE2Material, SurrogateMaterial  # noqa: E402
 from spon.multiscale.workflow import run_macro, stress_field_rel_l2, train_surrogates  # noqa: E402
 

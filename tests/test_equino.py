@@ -7,8 +7,9 @@ fd = pytest.importorskip("firedrake")
 
 from spon.mesh import rve_mesh  # noqa: E402
 from spon.multiscale import RVEProblem, equino_materials, voigt_strain  # noqa: E402
-from spon.multiscale.equino import (EquiNO, StressMLP, _VOIGT_W, field_errors, fit_equino,  # noqa: E402
-                                    fit_stress_mlp, load_surrogate, pod, save_surrogate)
+from spon.multiscale import (EquiNO, StressMLP, field_errors, fit_equino, fit_stress_mlp,  # noqa: E402
+                             load_surrogate, pod, save_surrogate)
+from spon.multiscale.pod import VOIGT_WEIGHTS  # noqa: E402
 from spon.multiscale.macro import MacroProblem, SurrogateMaterial  # noqa: E402
 from spon.multiscale.micro import periodic_mismatch  # noqa: E402
 from spon.multiscale.snapshots import RVEQuadrature, collect_snapshots, latin_hypercube  # noqa: E402
@@ -40,7 +41,7 @@ def test_quadrature_weights_integrate_like_firedrake(setup):
 
 def test_pod_modes_are_orthonormal(setup):
     _, quad, snaps, model = setup
-    G = np.einsum("kqc,q,c,lqc->kl", model.stress_modes.numpy(), quad.weights, _VOIGT_W, model.stress_modes.numpy())
+    G = np.einsum("kqc,q,c,lqc->kl", model.stress_modes.numpy(), quad.weights, VOIGT_WEIGHTS, model.stress_modes.numpy())
     assert np.abs(G - np.eye(model.n_sigma)).max() < 1e-8   # method of snapshots: ~ eps·λ₀/λ_k
     G = np.einsum("kqc,q,lqc->kl", model.u_modes_q.numpy(), quad.weights, model.u_modes_q.numpy())
     assert np.abs(G - np.eye(model.n_u)).max() < 1e-8
@@ -79,7 +80,7 @@ def test_loss_vanishes_at_the_fe_solution_projection(setup):
     _, quad, snaps, model = setup
     w = quad.weights
     a = torch.tensor(np.einsum("sqc,q,kqc->sk", snaps.u_q, w, model.u_modes_q.numpy()))
-    b = torch.tensor(np.einsum("sqc,q,c,kqc->sk", snaps.stress_q, w, _VOIGT_W, model.stress_modes.numpy()))
+    b = torch.tensor(np.einsum("sqc,q,c,kqc->sk", snaps.stress_q, w, VOIGT_WEIGHTS, model.stress_modes.numpy()))
     E = torch.tensor(snaps.strain)
     law = model.law_stress(E, a)
     assert np.linalg.norm(law.numpy() - snaps.stress_q) < 5e-3 * np.linalg.norm(snaps.stress_q)
@@ -133,7 +134,7 @@ def test_strain_outside_the_box_is_refused(setup, tmp_path):
     mp = MacroProblem(mesh, SurrogateMaterial(model), clamped=1, loaded=2, direction=0, degree=1)
     with pytest.raises(ValueError, match="outside the surrogate's training box"):
         mp.step(0.2)
-    with pytest.raises(FileNotFoundError, match="path: no surrogate checkpoint"):
+    with pytest.raises(FileNotFoundError, match="path: expected a spon surrogate checkpoint"):
         load_surrogate(tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_text("nope")
     with pytest.raises(ValueError, match="path: .* is not a spon surrogate checkpoint"):

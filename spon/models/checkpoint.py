@@ -1,8 +1,11 @@
 """Checkpoints that rebuild a model in a fresh process.
 
-A checkpoint holds the model's spec (mesh source, element family and degree,
-BCs, processor hyperparameters), its ``state_dict`` and optional training
-state. Files are written to a temporary name and renamed (atomic on POSIX).
+Every checkpoint spon writes is a dict with a ``format`` tag, written
+atomically by :func:`write_checkpoint` and checked on the way back in by
+:func:`read_checkpoint`. A SPON checkpoint holds the model's spec (mesh
+source, element family and degree, BCs, processor hyperparameters), its
+``state_dict`` and optional training state; surrogates of
+:mod:`spon.multiscale` use the same two functions with their own format.
 """
 from __future__ import annotations
 
@@ -12,15 +15,33 @@ import torch
 
 from ..atomic import atomic_path
 
-__all__ = ["save_checkpoint", "load_checkpoint", "atomic_torch_save"]
+__all__ = ["save_checkpoint", "load_checkpoint", "write_checkpoint", "read_checkpoint"]
 
 FORMAT = "spon-checkpoint-1"
 
 
-def atomic_torch_save(obj, path) -> Path:
+def write_checkpoint(obj: dict, path) -> Path:
+    """``torch.save`` of a dict holding a ``format`` tag, atomically."""
+    if not isinstance(obj, dict) or "format" not in obj:
+        raise ValueError("obj: expected a dict with a 'format' tag")
     with atomic_path(path, ".pt.tmp") as tmp:
         torch.save(obj, tmp)
     return Path(path)
+
+
+def read_checkpoint(path, fmt: str, what: str = "a spon checkpoint", map_location="cpu") -> dict:
+    """Load the dict at ``path``; raise a clear error unless it exists, loads and has format ``fmt``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"path: expected {what}, but {path} does not exist")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as e:
+        raise ValueError(f"path: {path} is not {what}: it is not a readable checkpoint "
+                         f"({type(e).__name__}: {e})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != fmt:
+        raise ValueError(f"path: {path} is not {what} (expected format {fmt!r})")
+    return ckpt
 
 
 def save_checkpoint(model, path, **extra) -> Path:
@@ -28,22 +49,14 @@ def save_checkpoint(model, path, **extra) -> Path:
     spec = getattr(model, "spec", None)
     if spec is None:
         raise ValueError("model: expected a model built by spon.models.build_spon (it has no .spec)")
-    return atomic_torch_save({"format": FORMAT, "spec": spec, "state_dict": model.state_dict(), **extra}, path)
+    return write_checkpoint({"format": FORMAT, "spec": spec, "state_dict": model.state_dict(), **extra}, path)
 
 
 def load_checkpoint(path, map_location="cpu", with_state: bool = False):
     """Rebuild the model saved at ``path``; with ``with_state`` also return the whole dict."""
     from .factory import build_spon
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"path: expected a spon checkpoint, but {path} does not exist")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as e:
-        raise ValueError(f"path: {path} is not a readable checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise ValueError(f"path: {path} is not a spon checkpoint (expected format {FORMAT!r})")
+    ckpt = read_checkpoint(path, FORMAT, "a spon checkpoint", map_location)
     model = build_spon(ckpt["spec"])
     model.load_state_dict(ckpt["state_dict"])
     model.to(map_location)

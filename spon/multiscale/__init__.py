@@ -1,12 +1,18 @@
 """Multiscale: periodic cell problems, EquiNO surrogates and FE² (small strain, 2D)."""
 from .materials import LinearElastic, Material, NonlinearElasticMatrix, voigt_tangent
 from .micro import MicroSolution, RVEProblem, check_strain, equino_materials, voigt_strain, voigt_stress
-from .equino import EquiNO, StressMLP, Surrogate, fit_equino, fit_stress_mlp, load_surrogate, save_surrogate
+from .surrogate import Surrogate, load_surrogate, save_surrogate
+from .equino import EquiNO
+from .stress_mlp import StressMLP
+from .fit import fit_equino, fit_stress_mlp
+from .metrics import field_errors
+from .pod import pod
 from .macro import FE2Material, LawMaterial, MacroProblem, QuadratureMaterial, SurrogateMaterial
 from .snapshots import RVEQuadrature, collect_snapshots, latin_hypercube
 
 __all__ = ["Material", "LinearElastic", "NonlinearElasticMatrix", "voigt_tangent", "RVEProblem",
            "MicroSolution", "equino_materials", "check_strain", "voigt_strain", "voigt_stress",
            "EquiNO", "StressMLP", "Surrogate", "fit_equino", "fit_stress_mlp", "save_surrogate", "load_surrogate",
+           "field_errors", "pod",
            "MacroProblem", "QuadratureMaterial", "LawMaterial", "FE2Material", "SurrogateMaterial",
            "RVEQuadrature", "collect_snapshots", "latin_hypercube"]

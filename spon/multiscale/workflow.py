@@ -14,9 +14,12 @@ def train_surrogates(kind: str = "fibre", h: float = 0.05, degree: int = 2, n_tr
                      progress: bool = True):
     """RVE → LHS snapshots → POD → EquiNO (physics-informed) and σ̄-MLP (data) → held-out errors."""
     from ..mesh import rve_mesh
-    from .equino import EquiNO, StressMLP, field_errors, fit_equino, fit_stress_mlp
+    from .equino import EquiNO
+    from .fit import fit_equino, fit_stress_mlp
+    from .metrics import field_errors
     from .micro import RVEProblem, equino_materials
     from .snapshots import RVEQuadrature, collect_snapshots, latin_hypercube
+    from .stress_mlp import StressMLP
 
     mats = equino_materials()
     rve = RVEProblem(rve_mesh(kind, h=h), mats, degree=degree)

@@ -1,0 +1,31 @@
+"""The data-driven baseline: an MLP fit of the homogenised stress ``σ̄(ε̄)`` on FE snapshots."""
+from __future__ import annotations
+
+import torch
+
+from .surrogate import Surrogate, forward_with_jacobian, mlp
+
+__all__ = ["StressMLP"]
+
+
+class StressMLP(Surrogate):
+    """Data-driven baseline: an MLP fit of ``σ̄(ε̄)`` on the snapshots; tangent by autodiff."""
+
+    def __init__(self, width=64, depth=3, box=0.04, meta=None):
+        super().__init__()
+        dt = torch.float64
+        self.meta = dict(meta or {}, width=width, depth=depth, box=box, kind="StressMLP")
+        self.register_buffer("box", torch.full((3,), float(box), dtype=dt))
+        self.register_buffer("scale", torch.ones(3, dtype=dt))
+        self.net = mlp(3, 3, width, depth).to(dt)
+
+    @classmethod
+    def from_meta(cls, meta, materials=None):
+        return cls(meta["width"], meta["depth"], meta["box"], meta=meta)
+
+    def homogenised_stress(self, E):
+        return self.scale * self.net(E / self.box)
+
+    def _stress_and_tangent(self, E):
+        y, J = forward_with_jacobian(self.net, E / self.box)
+        return self.scale * y, self.scale[None, :, None] * J / self.box
