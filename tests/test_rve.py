@@ -3,7 +3,7 @@ import firedrake as fd
 import numpy as np
 import pytest
 
-from spon.mesh import check_periodic_msh, gmsh_mesh, rve_mesh
+from spon.mesh import check_periodic_msh, rve_mesh
 
 FRACTIONS = {"fibre": 0.55, "ellipse": 0.19, "three_circles": 0.125}
 

@@ -16,24 +16,21 @@ import hashlib
 import json
 from pathlib import Path
 
-import firedrake as fd
 import numpy as np
 import torch
 
 from ..atomic import atomic_path
 from ..fem.checks import check_finite
+from ..fem.layout import dof_coordinates
 
-__all__ = ["dof_fingerprint", "write_dataset", "generate_dataset", "FEDataset"]
+__all__ = ["dof_fingerprint", "element_spec", "write_dataset", "generate_dataset", "FEDataset"]
 
 FORMAT = "spon-dataset-1"
 
 
 def dof_fingerprint(V) -> str:
     """A hash of the DOF coordinates of ``V``: equal spaces in equal DOF order agree."""
-    mesh = V.mesh()
-    W = fd.VectorFunctionSpace(mesh, V.ufl_element().family(), V.ufl_element().degree(),
-                               variant=getattr(V.ufl_element(), "variant", lambda: None)())
-    X = fd.Function(W).interpolate(fd.SpatialCoordinate(mesh)).dat.data_ro
+    X = dof_coordinates(V)
     return hashlib.sha256(np.round(X, 10).tobytes()).hexdigest()[:16]
 
 
@@ -75,8 +72,8 @@ def generate_dataset(problem, n: int, path, seed: int = 0, progress: bool = True
     partial = path.with_name(path.name + ".partial")
     x = problem.sample_inputs(n, seed=seed)
     meta = problem.metadata() | {"seed": seed, "n": n,
-                                 "input_element": _element(problem.input_space),
-                                 "output_element": _element(problem.output_space)}
+                                 "input_element": element_spec(problem.input_space),
+                                 "output_element": element_spec(problem.output_space)}
     xs = x.detach().double().reshape(n, -1).numpy()
     done = 0
     if partial.exists():
@@ -112,7 +109,8 @@ def generate_dataset(problem, n: int, path, seed: int = 0, progress: bool = True
     return path
 
 
-def _element(V) -> dict:
+def element_spec(V) -> dict:
+    """What a dataset records of a space's element: family, degree and value shape."""
     e = V.ufl_element()
     return {"family": e.family(), "degree": e.degree(), "value_shape": list(V.value_shape)}
 

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from tqdm import trange
 
+from ..fem.solve import lu_parameters
+
 __all__ = ["MaternGRF"]
 
 
@@ -66,8 +68,7 @@ class MaternGRF:
         self._sol = fd.Function(V)
         problem = fd.LinearVariationalProblem(a, self._rhs, self._sol, constant_jacobian=True)
         self._solver = fd.LinearVariationalSolver(
-            problem, solver_parameters={"ksp_type": "preonly", "pc_type": "lu",
-                                        "pc_factor_mat_solver_type": "mumps"})
+            problem, solver_parameters=lu_parameters())
         self._mass = fd.assemble(u * v * fd.dx)
 
     def sample(self, n: int, seed: int | None = None, progress: bool = False, start: int | None = None

@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import atomic_write_json
+from ..ensemble import member_range
 from ..mesh.spec import MeshSpec
-from .dataset import _element, write_dataset
+from .dataset import element_spec, write_dataset
 from .problems import make_problem
 
 __all__ = ["generate_dataset_ensemble"]
@@ -37,7 +39,7 @@ def generate_dataset_ensemble(problem: str, mesh_spec: MeshSpec, n: int, path, s
     ens = ensemble or fd.Ensemble(fd.COMM_WORLD, ranks_per_member)
     member, members = ens.ensemble_comm.rank, ens.ensemble_comm.size
     prob = make_problem(problem, mesh_spec, comm=ens.comm, **params)
-    lo, hi = _bounds(n, members, member)
+    lo, hi = member_range(n, members, member)
     ens.global_comm.barrier()
     t0 = time.perf_counter()
     x = prob.sample_inputs(hi - lo, seed=seed, start=lo) if hi > lo else None
@@ -50,16 +52,11 @@ def generate_dataset_ensemble(problem: str, mesh_spec: MeshSpec, n: int, path, s
         X = torch.as_tensor(np.concatenate([p[0] for p in parts]))
         Y = torch.as_tensor(np.concatenate([p[1] for p in parts]))
         meta = prob.metadata() | {"seed": seed, "n": n, "seeding": "per_sample", "members": members,
-                                  "input_element": _element(prob.input_space),
-                                  "output_element": _element(prob.output_space)}
+                                  "input_element": element_spec(prob.input_space),
+                                  "output_element": element_spec(prob.output_space)}
         write_dataset(path, X, Y, meta, prob.input_space, prob.output_space)
     ens.global_comm.barrier()
     return {"seconds": seconds, "members": members, "samples_per_second": n / seconds}
-
-
-def _bounds(n, members, member):
-    edges = np.linspace(0, n, members + 1).round().astype(int)
-    return int(edges[member]), int(edges[member + 1])
 
 
 def main(argv=None):
@@ -78,7 +75,7 @@ def main(argv=None):
     if COMM_WORLD.rank == 0:
         print(json.dumps(info))
         if a.timing:
-            a.timing.write_text(json.dumps(info))
+            atomic_write_json(a.timing, info)
 
 
 if __name__ == "__main__":

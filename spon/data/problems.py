@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from ..fem.checks import check_finite
 from ..fem.layout import SpaceLayout
+from ..fem.solve import lu_parameters
 from ..mesh.spec import MeshSpec, build_mesh
 from .grf import MaternGRF
 
@@ -74,7 +75,7 @@ class PoissonProblem(Problem):
         problem = fd.LinearVariationalProblem(fd.inner(fd.grad(u), fd.grad(v)) * fd.dx,
                                               self._input * v * fd.dx, self._output, bcs=self.bcs,
                                               constant_jacobian=True)
-        self._solver = fd.LinearVariationalSolver(problem, solver_parameters=_LU)
+        self._solver = fd.LinearVariationalSolver(problem, solver_parameters=lu_parameters())
 
     def sample_inputs(self, n, seed, start=None):
         return self._grf.sample(n, seed=seed, start=start)
@@ -104,7 +105,7 @@ class DarcyProblem(Problem):
         u, v = fd.TrialFunction(V), fd.TestFunction(V)
         a = self._input * fd.inner(fd.grad(u), fd.grad(v)) * fd.dx
         problem = fd.LinearVariationalProblem(a, fd.Constant(forcing) * v * fd.dx, self._output, bcs=self.bcs)
-        self._solver = fd.LinearVariationalSolver(problem, solver_parameters=_LU)
+        self._solver = fd.LinearVariationalSolver(problem, solver_parameters=lu_parameters())
 
     def sample_inputs(self, n, seed, start=None):
         psi = self._grf.sample(n, seed=seed, start=start)
@@ -160,7 +161,7 @@ class ElasticityProblem(Problem):
         problem = fd.LinearVariationalProblem(fd.inner(sigma(u), fd.grad(v)) * fd.dx, fd.inner(f, v) * fd.dx,
                                               self._output, bcs=self.bcs,
                                               constant_jacobian=(mode == "body_force"))
-        self._solver = fd.LinearVariationalSolver(problem, solver_parameters=_LU)
+        self._solver = fd.LinearVariationalSolver(problem, solver_parameters=lu_parameters())
 
     def sample_inputs(self, n, seed, start=None):
         if self.params["mode"] == "body_force":
@@ -169,8 +170,6 @@ class ElasticityProblem(Problem):
             return torch.stack([fx, fy], dim=-1)
         return self.params["youngs"] * torch.exp(0.5 * self._grf.sample(n, seed=seed, start=start))
 
-
-_LU = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
 
 PROBLEMS = {"poisson": PoissonProblem, "darcy": DarcyProblem, "elasticity": ElasticityProblem}
 

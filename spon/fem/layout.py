@@ -12,7 +12,31 @@ import torch
 
 from .checks import check_serial, check_tensor
 
-__all__ = ["SpaceLayout"]
+__all__ = ["SpaceLayout", "dof_coordinates"]
+
+
+def dof_coordinates(V) -> np.ndarray:
+    """Coordinates ``(nodes, gdim)`` of the nodes of a scalar or vector space ``V``, in DOF order.
+
+    The node set is that of ``V``'s scalar element, variant included.
+
+    Examples
+    --------
+    >>> from firedrake import FunctionSpace, UnitSquareMesh
+    >>> X = dof_coordinates(FunctionSpace(UnitSquareMesh(1, 1), "CG", 2))
+    >>> X.shape, sorted(set(X[:, 0].round(6).tolist()))
+    ((9, 2), [0.0, 0.5, 1.0])
+    """
+    import firedrake as fd
+
+    if len(V) > 1:
+        raise ValueError(f"V: expected a scalar or vector space, got a mixed space with {len(V)} parts")
+    elem = V.ufl_element()
+    if V.value_shape != ():
+        elem = elem.sub_elements[0]
+    mesh = V.mesh()
+    W = fd.VectorFunctionSpace(mesh, elem)
+    return fd.Function(W).interpolate(fd.SpatialCoordinate(mesh)).dat.data_ro.copy()
 
 
 class SpaceLayout:

@@ -1,11 +1,20 @@
-"""Batched, differentiable solves with symmetric positive definite sparse matrices."""
+"""Solves: batched, differentiable SPD solves in torch, and the direct-solver options of Firedrake's."""
 from __future__ import annotations
 
 import torch
 
 from .sparse import spmv
 
-__all__ = ["spd_solve"]
+__all__ = ["spd_solve", "lu_parameters"]
+
+
+def lu_parameters(**extra) -> dict:
+    """PETSc options of a sparse direct solve (MUMPS LU), plus ``extra``; a new dict every call.
+
+    >>> lu_parameters(mat_type="aij")["pc_factor_mat_solver_type"]
+    'mumps'
+    """
+    return {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps", **extra}
 
 
 def _pcg(A, dinv, b, rtol, maxiter):

@@ -6,13 +6,14 @@ and written atomically.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
 
 from ..atomic import atomic_path
 
-__all__ = ["GEOMETRIES", "meshes_dir", "generate_msh", "gmsh_mesh"]
+__all__ = ["GEOMETRIES", "meshes_dir", "cache_dir", "gmsh_session", "generate_msh", "gmsh_mesh"]
 
 GEOMETRIES = ("unit_square", "l_shape", "plate_with_hole", "cook_membrane", "l_profile")
 
@@ -22,7 +23,8 @@ def meshes_dir() -> Path:
     return Path(os.environ.get("SPON_MESHES", Path(__file__).resolve().parents[2] / "meshes"))
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
+    """Where generated ``.msh`` files are kept: ``$SPON_CACHE/meshes`` (default ``~/.cache/spon/meshes``)."""
     root = Path(os.environ.get("SPON_CACHE", Path.home() / ".cache" / "spon"))
     d = root / "meshes"
     d.mkdir(parents=True, exist_ok=True)
@@ -39,60 +41,59 @@ def _resolve(source) -> Path:
     return p
 
 
-def _physical_groups(gmsh) -> list:
-    return gmsh.model.getPhysicalGroups()
+@contextlib.contextmanager
+def gmsh_session():
+    """The gmsh API, initialised and quiet, finalised on exit (gmsh holds one global model)."""
+    import gmsh
+    gmsh.initialize(interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        yield gmsh
+    finally:
+        gmsh.finalize()
+
+
+def _require_physical_groups(gmsh, path):
+    if not gmsh.model.getPhysicalGroups():
+        raise ValueError(f"source: {path} defines no physical groups; spon needs them to "
+                         "name boundaries (Physical Curve) and cell regions (Physical Surface)")
 
 
 def generate_msh(source, h: float = 0.1, order: int = 1) -> Path:
     """Mesh a ``.geo`` source (a name from :data:`GEOMETRIES` or a path) with
     maximum element size ``h``; return the cached ``.msh`` path."""
-    import gmsh
-
     if not (isinstance(h, (int, float)) and h > 0):
         raise ValueError(f"h: expected a positive mesh size, got {h!r}")
     geo = _resolve(source)
     if geo.suffix == ".msh":
         return geo
     key = hashlib.sha256(geo.read_bytes() + f"|{h!r}|{order}".encode()).hexdigest()[:16]
-    out = _cache_dir() / f"{geo.stem}-{key}.msh"
+    out = cache_dir() / f"{geo.stem}-{key}.msh"
     if out.is_file():
         return out
-    gmsh.initialize(interruptible=False)
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
+    with gmsh_session() as gmsh:
         gmsh.open(str(geo))
         gmsh.option.setNumber("Mesh.MeshSizeMax", float(h))
         gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
         gmsh.model.mesh.generate(2)
         if order > 1:
             gmsh.model.mesh.setOrder(order)
-        if not _physical_groups(gmsh):
-            raise ValueError(f"source: {geo} defines no physical groups; spon needs them to "
-                             "name boundaries (Physical Curve) and cell regions (Physical Surface)")
+        _require_physical_groups(gmsh, geo)
         gmsh.option.setNumber("Mesh.MshFileVersion", 4.1)
         with atomic_path(out, ".msh") as tmp:
             gmsh.write(tmp)
-    finally:
-        gmsh.finalize()
     return out
 
 
 def _check_msh(path: Path):
-    import gmsh
-    gmsh.initialize(interruptible=False)
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
+    with gmsh_session() as gmsh:
         try:
             gmsh.open(str(path))
         except Exception as e:
             raise ValueError(f"source: {path} is not a readable gmsh mesh ({e})") from None
         if gmsh.model.mesh.getNodes()[0].size == 0:
             raise ValueError(f"source: {path} holds no mesh nodes")
-        if not _physical_groups(gmsh):
-            raise ValueError(f"source: {path} has no physical groups; spon needs them to name "
-                             "boundaries (Physical Curve) and cell regions (Physical Surface)")
-    finally:
-        gmsh.finalize()
+        _require_physical_groups(gmsh, path)
 
 
 def gmsh_mesh(source="unit_square", h: float = 0.1, *, name: str | None = None, **kwargs):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
-from .gmsh_io import _cache_dir
+from .gmsh_io import cache_dir
 
 __all__ = ["read_mesh"]
 
@@ -31,7 +31,7 @@ def _to_msh22(path: Path) -> Path:
     import meshio
 
     key = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    out = _cache_dir() / f"user-{path.stem}-{key}.msh"
+    out = cache_dir() / f"user-{path.stem}-{key}.msh"
     if out.is_file():
         return out
     try:

@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 
 from ..atomic import atomic_path
-from .gmsh_io import _cache_dir
+from .gmsh_io import cache_dir, gmsh_session
 
 __all__ = ["RVE_KINDS", "rve_msh", "rve_mesh", "check_periodic_msh"]
 
@@ -70,19 +70,15 @@ def _match(gmsh, slaves, masters, shift):
 
 def rve_msh(kind: str = "fibre", h: float = 0.05, **params) -> Path:
     """Mesh a periodic RVE; return the cached ``.msh`` path."""
-    import gmsh
-
     if not (isinstance(h, (int, float)) and 0 < h < 0.5):
         raise ValueError(f"h: expected a mesh size in (0, 0.5), got {h!r}")
     if kind not in RVE_KINDS:
         raise ValueError(f"kind: expected one of {RVE_KINDS}, got {kind!r}")
     key = hashlib.sha256(json.dumps([kind, h, params, 2], sort_keys=True, default=str).encode()).hexdigest()[:16]
-    out = _cache_dir() / f"rve-{kind}-{key}.msh"
+    out = cache_dir() / f"rve-{kind}-{key}.msh"
     if out.is_file():
         return out
-    gmsh.initialize(interruptible=False)
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
+    with gmsh_session() as gmsh:
         gmsh.model.add("rve")
         occ = gmsh.model.occ
         cell = occ.addRectangle(0, 0, 0, 1, 1)
@@ -109,23 +105,16 @@ def rve_msh(kind: str = "fibre", h: float = 0.05, **params) -> Path:
         gmsh.option.setNumber("Mesh.MshFileVersion", 2.2)
         with atomic_path(out, ".msh") as tmp:
             gmsh.write(tmp)
-    finally:
-        gmsh.finalize()
     return out
 
 
 def check_periodic_msh(path) -> None:
     """Raise unless the boundary nodes of ``path`` on x=0 / y=0 have partners on x=1 / y=1."""
-    import gmsh
     import numpy as np
 
-    gmsh.initialize(interruptible=False)
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
+    with gmsh_session() as gmsh:
         gmsh.open(str(path))
         _, xyz, _ = gmsh.model.mesh.getNodes()
-    finally:
-        gmsh.finalize()
     # the $Periodic section (MSH 2 and 4) starts with the number of periodic entity links
     raw = Path(path).read_bytes()
     at = raw.find(b"$Periodic")

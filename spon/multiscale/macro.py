@@ -58,12 +58,12 @@ class LawMaterial(QuadratureMaterial):
 
 
 class SurrogateMaterial(QuadratureMaterial):
-    """A trained :class:`~spon.multiscale.equino.Surrogate`: all points in one batched call."""
+    """A trained :class:`~spon.multiscale.Surrogate`: all points in one batched call."""
 
     def __init__(self, surrogate, strict: bool = True):
-        from .equino import Surrogate
+        from .surrogate import Surrogate
         if not isinstance(surrogate, Surrogate):
-            raise TypeError(f"surrogate: expected a spon.multiscale.equino.Surrogate, got {type(surrogate).__name__}")
+            raise TypeError(f"surrogate: expected a spon.multiscale.Surrogate, got {type(surrogate).__name__}")
         self.surrogate, self.strict = surrogate.eval(), strict
         self.calls, self.seconds = 0, 0.0
 
@@ -99,9 +99,8 @@ class FE2Material(QuadratureMaterial):
     def _share(self, n):
         if self.ensemble is None:
             return 0, n
-        size, rank = self.ensemble.ensemble_comm.size, self.ensemble.ensemble_comm.rank
-        bounds = np.linspace(0, n, size + 1).astype(int)
-        return bounds[rank], bounds[rank + 1]
+        from ..ensemble import member_range
+        return member_range(n, self.ensemble.ensemble_comm.size, self.ensemble.ensemble_comm.rank)
 
     def evaluate(self, strain):
         from tqdm.auto import tqdm
@@ -214,6 +213,8 @@ class MacroProblem:
     def step(self, displacement: float) -> LoadStep:
         """Newton for the prescribed edge displacement; the first iteration is the tangent predictor."""
         import firedrake as fd
+
+        from ..fem.solve import lu_parameters
         t0 = time.perf_counter()
         du = fd.Function(self.V)
         res = []
@@ -234,8 +235,7 @@ class MacroProblem:
                                    f"iterations (residuals {res})")
             # iteration 0 is the predictor: the matrix's BCs carry the increment on the loaded edge into du
             A = fd.assemble(self.J, bcs=self._bcs if it == 0 else self._hom, mat_type="aij")
-            fd.solve(A, du, b, solver_parameters={"ksp_type": "preonly", "pc_type": "lu",
-                                                  "pc_factor_mat_solver_type": "mumps"})
+            fd.solve(A, du, b, solver_parameters=lu_parameters())
             self.u += du
         self.displacement = displacement
         self.material.commit()

@@ -10,8 +10,10 @@ by Newton's method on a periodic mesh. Returns ``ũ``, the homogenised stress
 linearised cell problems ``J δũ_k = -∫ (C_t : E_k) : ε(v)`` at the converged
 state (one factorisation, three solves), not by finite differences.
 
-The translation null space is removed by pinning one node during the solve;
-the returned ``ũ`` is then shifted to zero mean (stresses are unaffected).
+The rigid translations are the null space of the periodic problem. They are
+handed to PETSc as a null space (of the Jacobian and its transpose) and MUMPS
+factorises the singular matrix with null-pivot detection; the returned ``ũ``
+is then shifted to zero mean (stresses are unaffected).
 
 Examples
 --------
@@ -25,7 +27,6 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache, cached_property
 
 import numpy as np
 
@@ -34,8 +35,12 @@ from .materials import LinearElastic, Material, NonlinearElasticMatrix
 __all__ = ["RVEProblem", "MicroSolution", "equino_materials", "check_strain", "voigt_strain",
            "voigt_strain_of", "voigt_stress", "is_periodic", "periodic_mismatch"]
 
-_SOLVER = {"mat_type": "aij", "ksp_type": "preonly", "pc_type": "lu",
-           "pc_factor_mat_solver_type": "mumps"}
+
+
+def _solver_parameters(**extra) -> dict:
+    from ..fem.solve import lu_parameters
+    # MUMPS null-pivot detection: the periodic Jacobian is singular (translations)
+    return lu_parameters(mat_type="aij", mat_mumps_icntl_24=1, **extra)
 
 
 def equino_materials(matrix: Material | None = None, fibre: Material | None = None) -> dict:
@@ -88,13 +93,14 @@ def periodic_mismatch(f, tol: float = 1e-12):
     opposite edges do not pair up.
     """
     import firedrake as fd
+
+    from ..fem.layout import dof_coordinates
     mesh = f.function_space().mesh()
     deg = max(f.function_space().ufl_element().embedded_superdegree, 1)
     D = fd.VectorFunctionSpace(mesh, "DG", deg, variant="equispaced", dim=f.ufl_shape[0]) if f.ufl_shape \
         else fd.FunctionSpace(mesh, "DG", deg, variant="equispaced")
     U = fd.Function(D).interpolate(f).dat.data_ro
-    X = fd.Function(fd.VectorFunctionSpace(mesh, "DG", deg, variant="equispaced")).interpolate(
-        fd.SpatialCoordinate(mesh)).dat.data_ro
+    X = dof_coordinates(fd.FunctionSpace(mesh, "DG", deg, variant="equispaced"))
     worst, pairs = 0.0, None
     for d in (0, 1):
         side = [{round(float(t), 9): U[i] for i, t in zip(np.flatnonzero(m), X[m, 1 - d])}
@@ -199,12 +205,16 @@ class RVEProblem:
         self._rhs = [-ufl.inner(ufl.as_tensor(self.Ct[i, j, k, l] * voigt_strain(Ek)[k, l], (i, j)),
                                 ufl.sym(ufl.grad(v))) * self.dx for Ek in self._Ek]
         self._sig_forms = [voigt_stress(self.sigma)[n] * self.dx for n in range(3)]
-        self._bc = _pin_bc_class()(self.V, fd.Constant((0.0, 0.0)), "on_boundary")
-        problem = fd.NonlinearVariationalProblem(self.F, self.u, bcs=[self._bc], J=self.J)
+        # rigid translations: the null space of J and of Jᵀ (J is symmetric)
+        self._nullspace = fd.VectorSpaceBasis(
+            [fd.Function(self.V).assign(fd.Constant(c)) for c in ((1.0, 0.0), (0.0, 1.0))])
+        self._nullspace.orthonormalize()
+        problem = fd.NonlinearVariationalProblem(self.F, self.u, J=self.J)
         self._residuals = []
-        sp = dict(_SOLVER, snes_type="newtonls", snes_linesearch_type="basic", snes_rtol=rtol,
-                  snes_atol=atol, snes_stol=0.0, snes_max_it=max_it)
-        self.solver = fd.NonlinearVariationalSolver(problem, solver_parameters=sp)
+        sp = _solver_parameters(snes_type="newtonls", snes_linesearch_type="basic", snes_rtol=rtol,
+                                snes_atol=atol, snes_stol=0.0, snes_max_it=max_it)
+        self.solver = fd.NonlinearVariationalSolver(problem, solver_parameters=sp, nullspace=self._nullspace,
+                                                    transpose_nullspace=self._nullspace)
         self.solver.snes.setMonitor(lambda snes, it, r: self._residuals.append(float(r)))
         self._du = fd.Function(self.V)
         self._assemblers, self._mean_f, self._A = {}, None, None
@@ -259,12 +269,12 @@ class RVEProblem:
         import ufl
         from firedrake.assemble import get_assembler
         if self._A is None:   # built at the first tangent, reused after
-            self._A_asm = get_assembler(self.J, bcs=[self._bc], mat_type="aij")
+            self._A_asm = get_assembler(self.J, mat_type="aij")
             self._A = self._A_asm.allocate()
-            zbc = self._bc.zero_bc()
-            self._b_asm = [get_assembler(r, bcs=[zbc]) for r in self._rhs]
+            self._b_asm = [get_assembler(r) for r in self._rhs]
             self._b = [fd.Cofunction(self.V.dual()) for _ in self._rhs]
-            self._ls = fd.LinearSolver(self._A, solver_parameters=_SOLVER)
+            self._ls = fd.LinearSolver(self._A, solver_parameters=_solver_parameters(),
+                                       nullspace=self._nullspace, transpose_nullspace=self._nullspace)
             i, j, k, l = ufl.indices(4)
             dS = ufl.as_tensor(self.Ct[i, j, k, l] * ufl.sym(ufl.grad(self._du))[k, l], (i, j))
             self._dsig_forms = [voigt_stress(dS)[n] * self.dx for n in range(3)]
@@ -290,21 +300,4 @@ class RVEProblem:
             self.u.dat.data[:] = solution.raw
         space = space or fd.VectorFunctionSpace(self.mesh, "DG", max(self.degree - 1, 0), dim=3)
         return fd.Function(space, name="stress").interpolate(voigt_stress(self.sigma))
-
-
-@cache
-def _pin_bc_class():
-    import firedrake as fd
-
-    class PinBC(fd.DirichletBC):
-        """Fixes node 0 (removes the translation null space of the periodic problem)."""
-
-        @cached_property
-        def nodes(self):
-            return np.array([0], dtype=np.int32)
-
-        def zero_bc(self):
-            return PinBC(self.function_space(), fd.Constant((0.0, 0.0)), "on_boundary")
-
-    return PinBC
 

@@ -35,8 +35,6 @@ from .batched import BatchSpace
 
 __all__ = ["FEFunctional", "EnergyFunctional", "ResidualFunctional", "ReducedFunctional", "fe_functional"]
 
-_LU = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
-
 
 class _Bridge(torch.autograd.Function):
     @staticmethod

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..data.parallel import _bounds
+from ..ensemble import member_range
 from .functionals import FEFunctional
 
 __all__ = ["EnsembleFunctional"]
@@ -34,7 +34,7 @@ class EnsembleFunctional(FEFunctional):
 
     def evaluate(self, u, data, need_grad):
         comm = self.ensemble.ensemble_comm
-        lo, hi = _bounds(u.shape[0], comm.size, comm.rank)
+        lo, hi = member_range(u.shape[0], comm.size, comm.rank)
         local = None
         if hi > lo:
             J, grads = self.local.evaluate(u[lo:hi], [d[lo:hi] for d in data], need_grad)

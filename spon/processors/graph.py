@@ -8,11 +8,11 @@ per node or per edge, so a trained processor runs on any mesh of the domain
 """
 from __future__ import annotations
 
-import firedrake as fd
 import torch
 from torch import nn
 
 from ..fem import assembly
+from ..fem.layout import dof_coordinates
 from ..fem.module import FEModule
 
 __all__ = ["DOFGraph", "MessagePassing", "GlobalKernel", "GraphProcessor"]
@@ -33,9 +33,7 @@ class DOFGraph(FEModule):
         idx = A.indices()
         off = idx[0] != idx[1]
         src, dst = idx[1][off], idx[0][off]
-        mesh = V.mesh()
-        W = fd.VectorFunctionSpace(mesh, V.ufl_element().family(), V.ufl_element().degree())
-        X = torch.as_tensor(fd.Function(W).interpolate(fd.SpatialCoordinate(mesh)).dat.data_ro.copy())
+        X = torch.as_tensor(dof_coordinates(V))
         d = X[src] - X[dst]
         length = d.norm(dim=1, keepdim=True)
         hbar = length.mean()
