@@ -11,6 +11,7 @@ from tqdm import trange
 
 from ..fem.norms import FELoss, FENorm
 from ..models.checkpoint import save_checkpoint
+from ..physics.losses import HybridLoss
 
 __all__ = ["Trainer"]
 
@@ -82,7 +83,7 @@ class Trainer:
         Without labels, pass ``output_scale`` (a typical size of the solution).
 
         ``resume``: a ``last.pt`` written by an earlier, interrupted ``fit`` with the
-        same model, data and settings. Weights, optimiser, schedule, shuffling and
+        same model, data and settings (or what :meth:`read_resume` returned for it). Weights, optimiser, schedule, shuffling and
         RNG states are restored, and training continues after the checkpoint's
         epoch; on the CPU the result is bit-identical to an uninterrupted run.
 
@@ -107,6 +108,7 @@ class Trainer:
             self.model.fit_scales(self._to(Xtr))
         if output_scale is not None:
             self.model.output_scale.fill_(float(output_scale))
+        objective = HybridLoss(physics, self.loss, w_physics=physics_weight, w_data=data_weight)
         steps = math.ceil(len(Xtr) / self.batch_size)
         if self.scheduler_kind == "onecycle":
             sched = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, self.lr, total_steps=self.epochs * steps)
@@ -128,12 +130,8 @@ class Trainer:
                 x, lab = self._to(Xtr[idx]), labelled[idx]
                 self.optimizer.zero_grad(set_to_none=True)
                 pred = self.model(x)
-                loss = pred.new_zeros(())
-                if lab.any():
-                    loss = loss + data_weight * self.loss(pred[lab.to(pred.device)],
-                                                          self._to(Ytr[idx][lab]))
-                if physics is not None:
-                    loss = loss + physics_weight * physics(pred, x).mean()
+                true = self._to(Ytr[idx][lab]) if lab.any() else None
+                loss = objective(pred, x, true=true, labelled=lab.to(pred.device))
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"training: loss became {loss.item()} at epoch {epoch}; "
                                              "lower the learning rate or check the data for NaN/Inf")
@@ -164,7 +162,9 @@ class Trainer:
         log.info("trained %d epochs in %.1f s", self.epochs, time.perf_counter() - t0)
         return self.history
 
-    def _restore(self, path, sched, gen):
+    def read_resume(self, path) -> dict:
+        """Load and check a ``last.pt`` for :meth:`fit`'s ``resume``: it must hold training
+        state written by a model of the same spec with the same epochs, batch size and seed."""
         from ..models.checkpoint import load_checkpoint
 
         _, ckpt = load_checkpoint(path, with_state=True)
@@ -176,6 +176,11 @@ class Trainer:
         got = {k: ckpt["trainer"][k] for k in want}
         if got != want:
             raise ValueError(f"resume: {path} was written with settings {got}, expected {want}")
+        ckpt["path"] = str(path)
+        return ckpt
+
+    def _restore(self, resume, sched, gen):
+        ckpt = resume if isinstance(resume, dict) else self.read_resume(resume)
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if sched is not None:
@@ -183,5 +188,5 @@ class Trainer:
         gen.set_state(ckpt["shuffle_rng"])
         torch.set_rng_state(ckpt["torch_rng"])
         self.history = ckpt["history"]
-        log.info("resumed from %s at epoch %d", path, ckpt["epoch"])
+        log.info("resumed from %s at epoch %d", ckpt["path"], ckpt["epoch"])
         return int(ckpt["epoch"]), float(ckpt["best"])
