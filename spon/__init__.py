@@ -12,28 +12,34 @@ Layers (each a subpackage):
 * :mod:`spon.physics` — FE functionals of network outputs with per-sample adjoints;
 * :mod:`spon.multiscale` — periodic cell problems, EquiNO surrogates and FE².
 """
-import os as _os
-import sys as _sys
-
-if _os.path.basename(_sys.argv[0]) == "spon":  # the CLI's argv is not for PETSc
-    _os.environ.setdefault("PETSC_OPTIONS", "-options_left no")
-
-from .fem import (CoefficientDecoder, CoefficientEncoder, DirichletDecoder, DivergenceFreeDecoder,
-                  FELoss, FENorm, InterpolationEncoder, L2ProjectionEncoder, MixedDecoder,
-                  MomentEncoder, SpaceLayout, TransferEncoder, to_functions, to_tensor)
-from .mesh import MeshSpec, gmsh_mesh, read_mesh, rve_mesh
-from .models import SPON, build_spon, load_checkpoint, save_checkpoint
-from .processors import GraphProcessor, MLPProcessor, MultigridProcessor
-from .multiscale import RVEProblem
-from .training import Trainer
+import importlib as _importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "SpaceLayout", "to_tensor", "to_functions",
-    "CoefficientEncoder", "MomentEncoder", "L2ProjectionEncoder", "InterpolationEncoder",
-    "TransferEncoder", "CoefficientDecoder", "DirichletDecoder", "DivergenceFreeDecoder",
-    "MixedDecoder", "FENorm", "FELoss", "gmsh_mesh", "MeshSpec", "MLPProcessor", "GraphProcessor",
-    "MultigridProcessor", "SPON", "build_spon", "save_checkpoint", "load_checkpoint", "Trainer",
-    "read_mesh", "rve_mesh", "RVEProblem",
-]
+# Names load on first use (PEP 562): `import spon` and `spon --help` stay fast,
+# and Firedrake is imported only when something needs it.
+_EXPORTS = {
+    "fem": ["SpaceLayout", "to_tensor", "to_functions", "CoefficientEncoder", "MomentEncoder",
+            "L2ProjectionEncoder", "InterpolationEncoder", "TransferEncoder", "CoefficientDecoder",
+            "DirichletDecoder", "DivergenceFreeDecoder", "MixedDecoder", "FENorm", "FELoss"],
+    "mesh": ["MeshSpec", "gmsh_mesh", "read_mesh", "rve_mesh"],
+    "models": ["SPON", "build_spon", "save_checkpoint", "load_checkpoint"],
+    "processors": ["MLPProcessor", "GraphProcessor", "MultigridProcessor"],
+    "multiscale": ["RVEProblem"],
+    "training": ["Trainer"],
+}
+_WHERE = {name: pkg for pkg, names in _EXPORTS.items() for name in names}
+
+__all__ = [name for names in _EXPORTS.values() for name in names]
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        value = getattr(_importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'spon' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -5,13 +5,18 @@ keys named like the long options with ``_`` for ``-``); flags given on the
 command line override it. Outputs go to ``--out``, next to the resolved
 config (``config.json``), so every result can be reproduced.
 
-Exit codes: 0 success, 1 a failure while running, 2 bad usage or input
-(a readable message, no traceback; ``SPON_DEBUG=1`` shows tracebacks),
-3 a command whose feature has not landed yet.
+Exit codes: 0 success; 2 bad usage or input, found by the checks at this
+boundary (options, config files, and loading the files the options name: a
+dataset, checkpoint, mesh or surrogate); 1 any failure after that, while
+running. Both print one line, no traceback (``SPON_DEBUG=1`` shows it).
+
+Only the standard library is imported at start-up, so ``spon --help`` and
+usage errors answer at once; Firedrake and torch load inside the commands.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -51,6 +56,31 @@ DEFAULTS = {
 
 class UsageError(Exception):
     """Bad command-line use or input: exit code 2."""
+
+
+@contextlib.contextmanager
+def _input(option: str):
+    """Errors while loading what ``option`` names are bad input (exit 2), not failures."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except (ValueError, TypeError, LookupError, OSError) as exc:
+        raise UsageError(f"{option}: {exc}") from exc
+
+
+def _write_json(path, obj):
+    from .atomic import atomic_write_json
+    atomic_write_json(path, obj)
+
+
+def _save_figure(fig, path):
+    import matplotlib.pyplot as plt
+
+    from .atomic import atomic_path
+    with atomic_path(path, Path(path).suffix) as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight")
+    plt.close(fig)
 
 
 def _parser():
@@ -157,8 +187,11 @@ def _config(command, args) -> dict:
 
 def _out(cfg, command) -> Path:
     out = Path(cfg["out"])
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps({"command": command, **cfg}, indent=2))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot create {out} ({exc.strerror})") from None
+    _write_json(out / "config.json", {"command": command, **cfg})
     return out
 
 
@@ -174,10 +207,15 @@ def cmd_demo(args):
 
 def cmd_datagen(cfg):
     from .data import generate_dataset, make_problem
-    from .mesh import MeshSpec
+    from .mesh import MeshSpec, build_hierarchy
 
+    if cfg["n"] < 1:
+        raise UsageError(f"--n: expected at least 1 sample, got {cfg['n']}")
+    with _input("--mesh/--h/--refinements"):
+        spec = MeshSpec(cfg["mesh"], cfg["h"], cfg["refinements"])
+        build_hierarchy(spec)   # meshing errors are the user's geometry, not a failure
     out = _out(cfg, "datagen")
-    prob = make_problem(cfg["problem"], MeshSpec(cfg["mesh"], cfg["h"], cfg["refinements"]))
+    prob = make_problem(cfg["problem"], spec)
     path = generate_dataset(prob, cfg["n"], out / "dataset.h5", seed=cfg["seed"])
     log.info("wrote %s", path)
     print(f"wrote {path} ({cfg['n']} samples, {prob.input_space.dim()} -> {prob.output_space.dim()} DOFs)")
@@ -191,23 +229,32 @@ def cmd_train(cfg):
     from .models import build_spon
     from .training import Trainer
 
-    ds = FEDataset(cfg["data"])
+    with _input("--data"):
+        ds = FEDataset(cfg["data"])
     meta = ds.meta
     if meta.get("output_element", {}).get("value_shape"):
         raise UsageError(f"--data: {cfg['data']} has vector-valued outputs; `spon train` handles scalar "
                          "problems (poisson, darcy) so far")
     if not 0 < cfg["test_fraction"] < 1:
         raise UsageError(f"--test-fraction: expected a number in (0, 1), got {cfg['test_fraction']}")
+    for opt in ("epochs", "batch_size", "width"):
+        if cfg[opt] < 1:
+            raise UsageError(f"--{opt.replace('_', '-')}: expected at least 1, got {cfg[opt]}")
+    if not 0 < cfg["lr"] < float("inf"):
+        raise UsageError(f"--lr: expected a positive finite learning rate, got {cfg['lr']}")
+    with _input("--device"):
+        device = torch.device(cfg["device"])
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device: {cfg['device']} requested, but torch sees no CUDA device")
     proc = {"kind": cfg["processor"], "width": cfg["width"]}
     if cfg["processor"] == "mlp":
         proc["depth"] = 2
     spec = {"mesh": meta["mesh"], "input": _elem(meta, "input"), "output": _elem(meta, "output"),
             "encoder": "l2", "decoder": {"kind": "dirichlet", "value": 0.0, "boundary": "on_boundary"},
             "processor": proc, "dtype": cfg["dtype"], "seed": cfg["seed"]}
-    model = build_spon(spec)
-    from .models.factory import spaces_from_spec
-    _, U, V = spaces_from_spec(spec)
-    ds.check_spaces(U, V)
+    with _input("--data"):   # the dataset's mesh and elements
+        model = build_spon(spec)
+        ds.check_spaces(model.encoder.U, model.decoder.V)
     n_test = max(1, int(round(cfg["test_fraction"] * len(ds))))
     perm = torch.randperm(len(ds), generator=torch.Generator().manual_seed(cfg["seed"]))
     te, tr = perm[:n_test], perm[n_test:]
@@ -216,11 +263,12 @@ def cmd_train(cfg):
                       device=cfg["device"], checkpoint_dir=out, checkpoint_every=max(1, cfg["epochs"] // 5))
     resume = None
     if cfg["resume"]:
-        resume = out / "last.pt"
-        if not resume.is_file():
-            raise UsageError(f"--resume: expected {resume} from an earlier run, but it does not exist")
+        if not (out / "last.pt").is_file():
+            raise UsageError(f"--resume: expected {out / 'last.pt'} from an earlier run, but it does not exist")
+        with _input("--resume"):
+            resume = trainer.read_resume(out / "last.pt")
     hist = trainer.fit((ds.inputs[tr], ds.outputs[tr]), (ds.inputs[te], ds.outputs[te]), resume=resume)
-    (out / "history.json").write_text(json.dumps(hist, indent=2))
+    _write_json(out / "history.json", hist)
     print(f"final test relative L2 error {hist['test_rel'][-1]:.3e}; wrote {out}/best.pt, last.pt, history.json")
     return 0
 
@@ -244,9 +292,11 @@ def cmd_evaluate(cfg):
     from .fem import FENorm, to_functions
     from .models import load_checkpoint
 
-    model = load_checkpoint(cfg["checkpoint"])
-    ds = FEDataset(cfg["data"])
-    ds.check_spaces(model.encoder.U, model.decoder.V)
+    with _input("--checkpoint"):
+        model = load_checkpoint(cfg["checkpoint"])
+    with _input("--data"):
+        ds = FEDataset(cfg["data"])
+        ds.check_spaces(model.encoder.U, model.decoder.V)
     with torch.no_grad():
         dt = model.input_scale.dtype
         pred = torch.cat([model(x.to(dt)) for x in ds.inputs.split(64)]).double()
@@ -256,7 +306,7 @@ def cmd_evaluate(cfg):
                "rel_l2_max": rel.max().item(),
                "max_boundary_error": None if bnd is None else (pred[:, bnd] - ds.outputs[:, bnd]).abs().max().item()}
     out = _out(cfg, "evaluate")
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    _write_json(out / "metrics.json", metrics)
     i = int(rel.argmax())
     V = model.decoder.V
     truth, p = to_functions(ds.outputs[i:i + 1], V)[0], to_functions(pred[i:i + 1], V)[0]
@@ -268,8 +318,7 @@ def cmd_evaluate(cfg):
         ax.set_aspect("equal")
         ax.set_axis_off()
     fig.suptitle(f"worst sample {i}: relative L2 error {rel[i]:.2e}")
-    fig.savefig(out / "worst_sample.png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    _save_figure(fig, out / "worst_sample.png")
     truth.rename("truth")
     p.rename("prediction")
     fd.VTKFile(str(out / "worst_sample.pvd")).write(truth, p, err)
@@ -286,7 +335,7 @@ def cmd_fe2(cfg) -> int:
 
     from .mesh import GEOMETRIES, gmsh_mesh, read_mesh, rve_mesh
     from .multiscale import RVEProblem, equino_materials
-    from .multiscale.equino import load_surrogate
+    from .multiscale import load_surrogate
     from .multiscale.macro import FE2Material, SurrogateMaterial
     from .multiscale.workflow import run_macro
 
@@ -296,11 +345,21 @@ def cmd_fe2(cfg) -> int:
         if not cfg["surrogate"]:
             raise UsageError("--surrogate: required with --material surrogate (a checkpoint from "
                              "`spon demo equino_training`, e.g. results/equino/equino.pt)")
-        material = SurrogateMaterial(load_surrogate(cfg["surrogate"]))
+        with _input("--surrogate"):
+            material = SurrogateMaterial(load_surrogate(cfg["surrogate"]))
     else:
-        material = FE2Material(RVEProblem(rve_mesh(cfg["rve"], h=cfg["rve_h"]), equino_materials()), progress=True)
+        with _input("--rve/--rve-h"):
+            rve = rve_mesh(cfg["rve"], h=cfg["rve_h"])
+        material = FE2Material(RVEProblem(rve, equino_materials()), progress=True)
     m = cfg["mesh"]
-    mesh = gmsh_mesh(m, h=cfg["h"]) if m in GEOMETRIES or m.endswith(".geo") else read_mesh(m)
+    with _input("--mesh/--h"):
+        mesh = gmsh_mesh(m, h=cfg["h"]) if m in GEOMETRIES or m.endswith(".geo") else read_mesh(m)
+    ids = sorted(int(i) for i in mesh.exterior_facets.unique_markers)
+    for opt in ("clamped", "loaded"):
+        if cfg[opt] not in ids:
+            raise UsageError(f"--{opt}: boundary id {cfg[opt]} is not on the mesh {m}; its boundary ids are {ids}")
+    if cfg["degree"] < 1:
+        raise UsageError(f"--degree: expected at least 1, got {cfg['degree']}")
     out = _out(cfg, "fe2")
     path = np.linspace(0, cfg["displacement"], cfg["steps"] + 1)[1:]
     mp, hist, secs = run_macro(mesh, material, path, degree=cfg["degree"], clamped=cfg["clamped"],
@@ -308,12 +367,11 @@ def cmd_fe2(cfg) -> int:
     res = {"seconds": secs, "quadrature_points": mp.n_quadrature_points, "strain_max": mp.strain_max,
            "steps": [{"displacement": s.displacement, "reaction": s.reaction, "newton_residuals": s.residuals}
                      for s in hist], **material.stats()}
-    (out / "history.json").write_text(json.dumps(res, indent=2))
+    _write_json(out / "history.json", res)
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.plot([0, *path], [0, *[s.reaction for s in hist]], "o-")
     ax.set_xlabel("edge displacement"), ax.set_ylabel("reaction"), ax.set_title(f"FE² ({cfg['material']})")
-    fig.savefig(out / "reaction.png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    _save_figure(fig, out / "reaction.png")
     fd.VTKFile(str(out / "fe2.pvd")).write(mp.u, mp.stress_output())
     print(json.dumps({k: res[k] for k in ("seconds", "quadrature_points")} |
                      {"reaction": [s.reaction for s in hist]}, indent=2))
@@ -322,6 +380,8 @@ def cmd_fe2(cfg) -> int:
 
 def main(argv=None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # spon's argv is not for PETSc: without this it reports our flags as unused options
+    os.environ.setdefault("PETSC_OPTIONS", "-options_left no")
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
@@ -330,7 +390,7 @@ def main(argv=None) -> int:
         cfg = _config(args.command, args)
         return {"datagen": cmd_datagen, "train": cmd_train, "evaluate": cmd_evaluate,
                 "fe2": cmd_fe2}[args.command](cfg)
-    except (UsageError, ValueError, TypeError, FileNotFoundError, LookupError) as exc:
+    except UsageError as exc:
         if os.environ.get("SPON_DEBUG"):
             raise
         print(f"spon: error: {exc}", file=sys.stderr)

@@ -1,8 +1,11 @@
 """The `spon` command line: help, config files with flag overrides, exit codes, a full round."""
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -25,10 +28,40 @@ def test_subcommand_help(cmd, option, capsys):
     assert option in capsys.readouterr().out
 
 
+def _spon_exe():
+    exe = shutil.which("spon", path=str(Path(sys.executable).parent))
+    assert exe is not None, "the spon console script is not installed next to this python"
+    return exe
+
+
+def test_help_answers_in_under_a_second():
+    """Help and usage errors import neither Firedrake nor torch."""
+    exe = _spon_exe()
+    subprocess.run([exe, "--help"], capture_output=True, timeout=60)   # warm the file cache
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        r = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+        best = min(best, time.perf_counter() - t0)
+        assert r.returncode == 0 and "datagen" in r.stdout
+    assert best < 1.0, f"spon --help took {best:.2f} s"
+    t0 = time.perf_counter()
+    r = subprocess.run([exe, "train", "--epochs", "x"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "invalid int value" in r.stderr
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_importing_spon_leaves_firedrake_and_petsc_options_alone():
+    env = {k: v for k, v in os.environ.items() if k != "PETSC_OPTIONS"}
+    code = ("import os, sys, spon; assert 'firedrake' not in sys.modules and 'torch' not in sys.modules; "
+            "assert 'PETSC_OPTIONS' not in os.environ; print(spon.__version__)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == __import__("spon").__version__
+
+
 def test_console_script_is_installed():
-    exe = shutil.which("spon", path=str(__import__("pathlib").Path(sys.executable).parent))
-    assert exe is not None
-    r = subprocess.run([exe, "fe2"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([_spon_exe(), "fe2"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--surrogate: required" in r.stderr
 
 
@@ -60,6 +93,40 @@ def test_bad_input_exit_code_2_with_message(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("spon: error:") and message in err and "Traceback" not in err
+
+
+def test_failure_while_running_is_exit_code_1(tmp_path, monkeypatch, capsys):
+    """A library error after the input checks is a failure (1), not bad usage (2)."""
+    import spon.training
+
+    assert main(["datagen", "--problem", "darcy", "--h", "0.3", "--refinements", "1", "--n", "6",
+                 "--out", str(tmp_path / "data")]) == 0
+    data = str(tmp_path / "data" / "dataset.h5")
+    capsys.readouterr()
+    assert main(["train", "--data", data, "--lr", "nan", "--out", str(tmp_path / "t")]) == 2
+    assert "--lr: expected a positive finite learning rate" in capsys.readouterr().err
+
+    def diverge(self, *a, **k):
+        raise ValueError("solver diverged")
+
+    monkeypatch.setattr(spon.training.Trainer, "fit", diverge)
+    assert main(["train", "--data", data, "--processor", "mlp", "--width", "4", "--epochs", "1",
+                 "--out", str(tmp_path / "train")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("spon: failed: ValueError: solver diverged") and "Traceback" not in err
+
+
+def test_outputs_are_written_atomically(tmp_path, monkeypatch, capsys):
+    """A crash while writing config.json leaves no file and no temporary behind."""
+    import spon.atomic
+
+    def broken(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(spon.atomic, "_fsync", broken)
+    assert main(["datagen", "--h", "0.3", "--n", "2", "--out", str(tmp_path / "d")]) == 1
+    assert "disk full" in capsys.readouterr().err
+    assert list((tmp_path / "d").iterdir()) == []
 
 
 def test_bad_config(tmp_path, capsys):
