@@ -2,7 +2,6 @@
 import importlib.util
 from pathlib import Path
 
-import pytest
 
 DEMOS = Path(__file__).resolve().parents[1] / "demos"
 
@@ -19,27 +18,30 @@ def test_poisson_mlp_demo_learns_with_exact_bcs(tmp_path):
     rel, bnd = demo.main(["--h", "0.1", "--n-train", "40", "--n-test", "10", "--epochs", "150",
                           "--width", "64", "--out", str(tmp_path)])
     assert bnd <= 1e-12
-    assert rel < 0.5  # learned something: the zero-interior guess has error ~1
+    assert rel < 0.2  # measured 0.116; the zero-interior guess has error 1
     assert (tmp_path / "poisson_mlp.png").stat().st_size > 10_000
     assert (tmp_path / "poisson_mlp.pvd").is_file()
 
 
 def test_darcy_mg_demo_runs_with_exact_bcs(tmp_path):
     demo = _load("darcy_mg")
-    rel, bnd = demo.main(["--h", "0.25", "--n-train", "16", "--n-test", "4", "--epochs", "3",
-                          "--width", "8", "--out", str(tmp_path)])
+    rel, bnd = demo.main(["--h", "0.25", "--n-train", "48", "--n-test", "8", "--epochs", "40",
+                          "--width", "16", "--out", str(tmp_path)])
     assert bnd == 0.0
-    assert rel < 1.0  # better than predicting zero
+    assert rel < 0.45  # measured 0.335 (0.46 after 20 epochs); predicting zero gives 1
     for name in ("darcy_mg.png", "darcy_mg_hierarchy.png", "darcy_mg.pvd", "last.pt"):
         assert (tmp_path / name).is_file(), name
 
 
 def test_physics_darcy_demo_runs(tmp_path):
     demo = _load("physics_darcy")
-    res = demo.main(["--h", "0.3", "--n-train", "8", "--n-test", "3", "--epochs", "2", "--labelled", "4",
+    res = demo.main(["--h", "0.3", "--n-train", "8", "--n-test", "3", "--epochs", "10", "--labelled", "4",
                      "--out", str(tmp_path)])
     assert set(res) == {"data_all", "physics_only", "curve"}
-    assert all(0 < v < 10 for v in res["curve"]["hybrid"])
+    # without a single label the residual alone teaches the operator (measured 0.46;
+    # 0.75 after 2 epochs), as well as the labels do (0.47); predicting zero gives 1
+    assert res["physics_only"] < 0.6 and res["data_all"] < 0.6
+    assert all(v < 0.6 for v in res["curve"]["hybrid"])
     for name in ("physics_darcy.png", "physics_darcy_fields.png", "physics_darcy.pvd", "physics_darcy.json"):
         assert (tmp_path / name).is_file(), name
 

@@ -56,7 +56,7 @@ def test_bad_checkpoints(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"path: expected a spon checkpoint"):
         load_checkpoint(tmp_path / "none.pt")
     (tmp_path / "junk.pt").write_bytes(b"\x00garbage")
-    with pytest.raises(ValueError, match=r"path: .* is not a readable checkpoint"):
+    with pytest.raises(ValueError, match=r"path: .* is not a spon checkpoint: it is not a readable checkpoint"):
         load_checkpoint(tmp_path / "junk.pt")
     torch.save({"weights": 1}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match=r"is not a spon checkpoint"):
@@ -104,6 +104,40 @@ def test_model_moves_to_a_refined_mesh(darcy_data):
     out = fine(fprob.sample_inputs(2, seed=0))
     assert out.shape == (2, fprob.output_space.dim())
     assert torch.all(out[:, fine.decoder.boundary_dofs] == 0)
+
+
+def test_model_moved_to_a_refined_mesh_keeps_its_accuracy():
+    """A trained SPON-MG applied on a once-refined mesh (no retraining) is still far better
+    than an untrained model there; a broken transfer of weights or scales is not."""
+    from spon.fem import FENorm
+    coarse, fine = MeshSpec("unit_square", 0.25, 1), MeshSpec("unit_square", 0.25, 2)
+    spec = {**SPEC, "mesh": coarse.to_dict(), "processor": {"kind": "mg", "width": 16}}
+
+    def data(ms, n, seed):
+        prob = DarcyProblem(ms)
+        x = prob.sample_inputs(n, seed=seed)
+        return prob, x, prob.solve(x, progress=False)
+
+    prob_c, xc, yc = data(coarse, 48, 0)
+    model = build_spon(spec)
+    Trainer(model, epochs=40, batch_size=8, lr=3e-3, progress=False).fit((xc[:40], yc[:40]))
+    prob_f, xf, yf = data(fine, 8, 1)
+
+    def err(m, prob, x, y):
+        with torch.no_grad():
+            dt = m.input_scale.dtype
+            return FENorm(prob.output_space).relative_error(m(x.to(dt)).double(), y).mean().item()
+
+    e_coarse = err(model, prob_c, xc[40:], yc[40:])
+    moved = model.with_mesh(fine.to_dict())
+    e_fine = err(moved, prob_f, xf, yf)
+    untrained = build_spon({**spec, "mesh": fine.to_dict()})
+    dt = untrained.input_scale.dtype
+    untrained.fit_scales(xf.to(dt), yf.to(dt))
+    e_untrained = err(untrained, prob_f, xf, yf)
+    print(f"coarse {e_coarse:.3f}  moved to fine {e_fine:.3f}  untrained on fine {e_untrained:.3f}")
+    assert e_coarse < 0.3
+    assert e_fine < 3 * e_coarse and e_fine < 0.5 * e_untrained
 
 
 def test_physics_only_training_reduces_the_residual(darcy_data):
