@@ -41,7 +41,8 @@ def test_quadrature_weights_integrate_like_firedrake(setup):
 
 def test_pod_modes_are_orthonormal(setup):
     _, quad, snaps, model = setup
-    G = np.einsum("kqc,q,c,lqc->kl", model.stress_modes.numpy(), quad.weights, VOIGT_WEIGHTS, model.stress_modes.numpy())
+    psi = model.stress_modes.numpy()
+    G = np.einsum("kqc,q,c,lqc->kl", psi, quad.weights, VOIGT_WEIGHTS, psi)
     assert np.abs(G - np.eye(model.n_sigma)).max() < 1e-8   # method of snapshots: ~ eps·λ₀/λ_k
     G = np.einsum("kqc,q,lqc->kl", model.u_modes_q.numpy(), quad.weights, model.u_modes_q.numpy())
     assert np.abs(G - np.eye(model.n_u)).max() < 1e-8

@@ -13,7 +13,8 @@ from .solve import lu_parameters, spd_solve
 from .sparse import petsc_to_torch, spmv
 
 __all__ = [
-    "SpaceLayout", "dof_coordinates", "to_tensor", "to_functions", "petsc_to_torch", "spmv", "spd_solve", "lu_parameters",
+    "SpaceLayout", "dof_coordinates", "to_tensor", "to_functions", "petsc_to_torch", "spmv", "spd_solve",
+    "lu_parameters",
     "mass_matrix", "stiffness_matrix", "mixed_mass_matrix", "interpolation_matrix",
     "curl_matrix", "clear_cache", "check_tensor", "check_finite", "check_space",
     "Encoder", "CoefficientEncoder", "MomentEncoder", "L2ProjectionEncoder",

@@ -36,7 +36,6 @@ __all__ = ["RVEProblem", "MicroSolution", "equino_materials", "check_strain", "v
            "voigt_strain_of", "voigt_stress", "is_periodic", "periodic_mismatch"]
 
 
-
 def _solver_parameters(**extra) -> dict:
     from ..fem.solve import lu_parameters
     # MUMPS null-pivot detection: the periodic Jacobian is singular (translations)
@@ -300,4 +299,3 @@ class RVEProblem:
             self.u.dat.data[:] = solution.raw
         space = space or fd.VectorFunctionSpace(self.mesh, "DG", max(self.degree - 1, 0), dim=3)
         return fd.Function(space, name="stress").interpolate(voigt_stress(self.sigma))
-

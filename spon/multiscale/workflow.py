@@ -62,5 +62,3 @@ def stress_field_rel_l2(a, b, dx) -> float:
     num = fd.assemble(sum(w[i] * (a[i] - b[i]) ** 2 for i in range(3)) * dx)
     den = fd.assemble(sum(w[i] * b[i] ** 2 for i in range(3)) * dx)
     return float(np.sqrt(num / den))
-
-

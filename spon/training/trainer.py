@@ -83,9 +83,10 @@ class Trainer:
         Without labels, pass ``output_scale`` (a typical size of the solution).
 
         ``resume``: a ``last.pt`` written by an earlier, interrupted ``fit`` with the
-        same model, data and settings (or what :meth:`read_resume` returned for it). Weights, optimiser, schedule, shuffling and
-        RNG states are restored, and training continues after the checkpoint's
-        epoch; on the CPU the result is bit-identical to an uninterrupted run.
+        same model, data and settings (or what :meth:`read_resume` returned for it).
+        Weights, optimiser, schedule, shuffling and RNG states are restored, and
+        training continues after the checkpoint's epoch; on the CPU the result is
+        bit-identical to an uninterrupted run.
 
         ``callback(epoch, step, loss)`` is called after every optimiser step.
         """
