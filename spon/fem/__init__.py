@@ -7,6 +7,7 @@ from .decoders import (CoefficientDecoder, Decoder, DirichletDecoder, Divergence
                        MixedDecoder)
 from .encoders import (CoefficientEncoder, Encoder, InterpolationEncoder, L2ProjectionEncoder,
                        MomentEncoder, TransferEncoder)
+from .grid import GridTransfer
 from .layout import SpaceLayout, dof_coordinates
 from .norms import FELoss, FENorm
 from .solve import lu_parameters, spd_solve
@@ -20,5 +21,5 @@ __all__ = [
     "Encoder", "CoefficientEncoder", "MomentEncoder", "L2ProjectionEncoder",
     "InterpolationEncoder", "TransferEncoder",
     "Decoder", "CoefficientDecoder", "DirichletDecoder", "DivergenceFreeDecoder", "MixedDecoder",
-    "FENorm", "FELoss",
+    "FENorm", "FELoss", "GridTransfer",
 ]
