@@ -27,10 +27,11 @@ os.environ.setdefault("PETSC_OPTIONS", "-options_left no")
 import firedrake as fd  # noqa: E402
 
 from spon.data import DarcyProblem, PoissonProblem  # noqa: E402
+from spon.fem import lu_parameters  # noqa: E402
 from spon.mesh import MeshSpec  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-LU = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
+LU = lu_parameters()
 
 
 def naive_poisson(prob, X):

@@ -25,6 +25,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+from .atomic import atomic_path, atomic_write_json   # standard library only: help stays fast
+
 __all__ = ["main"]
 
 log = logging.getLogger("spon")
@@ -69,15 +71,9 @@ def _input(option: str):
         raise UsageError(f"{option}: {exc}") from exc
 
 
-def _write_json(path, obj):
-    from .atomic import atomic_write_json
-    atomic_write_json(path, obj)
-
-
 def _save_figure(fig, path):
     import matplotlib.pyplot as plt
 
-    from .atomic import atomic_path
     with atomic_path(path, Path(path).suffix) as tmp:
         fig.savefig(tmp, dpi=100, bbox_inches="tight")
     plt.close(fig)
@@ -191,7 +187,7 @@ def _out(cfg, command) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out: cannot create {out} ({exc.strerror})") from None
-    _write_json(out / "config.json", {"command": command, **cfg})
+    atomic_write_json(out / "config.json", {"command": command, **cfg})
     return out
 
 
@@ -268,7 +264,7 @@ def cmd_train(cfg):
         with _input("--resume"):
             resume = trainer.read_resume(out / "last.pt")
     hist = trainer.fit((ds.inputs[tr], ds.outputs[tr]), (ds.inputs[te], ds.outputs[te]), resume=resume)
-    _write_json(out / "history.json", hist)
+    atomic_write_json(out / "history.json", hist)
     print(f"final test relative L2 error {hist['test_rel'][-1]:.3e}; wrote {out}/best.pt, last.pt, history.json")
     return 0
 
@@ -306,7 +302,7 @@ def cmd_evaluate(cfg):
                "rel_l2_max": rel.max().item(),
                "max_boundary_error": None if bnd is None else (pred[:, bnd] - ds.outputs[:, bnd]).abs().max().item()}
     out = _out(cfg, "evaluate")
-    _write_json(out / "metrics.json", metrics)
+    atomic_write_json(out / "metrics.json", metrics)
     i = int(rel.argmax())
     V = model.decoder.V
     truth, p = to_functions(ds.outputs[i:i + 1], V)[0], to_functions(pred[i:i + 1], V)[0]
@@ -367,7 +363,7 @@ def cmd_fe2(cfg) -> int:
     res = {"seconds": secs, "quadrature_points": mp.n_quadrature_points, "strain_max": mp.strain_max,
            "steps": [{"displacement": s.displacement, "reaction": s.reaction, "newton_residuals": s.residuals}
                      for s in hist], **material.stats()}
-    _write_json(out / "history.json", res)
+    atomic_write_json(out / "history.json", res)
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.plot([0, *path], [0, *[s.reaction for s in hist]], "o-")
     ax.set_xlabel("edge displacement"), ax.set_ylabel("reaction"), ax.set_title(f"FE² ({cfg['material']})")
