@@ -70,6 +70,18 @@ def test_darcy_recipe_and_solution(tmp_path):
     assert np.abs(r.dat.data_ro[interior]).max() < 1e-10
 
 
+def test_darcy_amg_solver_agrees_with_lu():
+    """CG + GAMG (the fast path for large meshes) gives the LU solution to its tolerance."""
+    ms = MeshSpec("unit_square", 0.1, 1)
+    lu, amg = DarcyProblem(ms), DarcyProblem(ms, solver="amg")
+    k = lu.sample_inputs(3, seed=5)
+    u_lu, u_amg = lu.solve(k, progress=False), amg.solve(k, progress=False)
+    assert (u_amg - u_lu).abs().max() < 1e-8 * u_lu.abs().max()
+    assert amg.metadata()["params"]["solver"] == "amg"
+    with pytest.raises(ValueError, match="solver: expected one of"):
+        DarcyProblem(ms, solver="jacobi")
+
+
 def test_poisson_generator_manufactured_convergence():
     """The Poisson generator's solver converges at O(h²) in L² for a known source."""
     errs = []
