@@ -86,7 +86,7 @@ class GridTransfer:
         (x0, y0), (x1, y1) = (np.asarray(c, dtype=float) for c in bbox)
         if not (x1 > x0 and y1 > y0):
             raise ValueError(f"bbox: expected ((x0, y0), (x1, y1)) with x1 > x0 and y1 > y0, got {bbox}")
-        self.n, self.U, self.V = n, U, V
+        self.n, self.U, self.V, self._copies = n, U, V, {}
         self.x, self.y = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
         hx, hy = (x1 - x0) / (n - 1), (y1 - y0) / (n - 1)
         gx, gy = np.meshgrid(self.x, self.y, indexing="xy")
@@ -126,10 +126,16 @@ class GridTransfer:
                                                  np.concatenate(vals), (len(Xv), n * n),
                                                  check_invariants=False).coalesce()
 
+    def _as(self, name, like):
+        key = (name, like.dtype, like.device)
+        if key not in self._copies:   # one copy per dtype and device, not one per call
+            self._copies[key] = getattr(self, name).to(device=like.device, dtype=like.dtype)
+        return self._copies[key]
+
     def to_grid_values(self, u: torch.Tensor) -> torch.Tensor:
         """``(B, U.dim())`` DOF values -> ``(B, n, n)`` grid values (0 outside the domain)."""
-        return spmv(self.to_grid.to(u.dtype), u).reshape(-1, self.n, self.n)
+        return spmv(self._as("to_grid", u), u).reshape(-1, self.n, self.n)
 
     def from_grid_values(self, g: torch.Tensor) -> torch.Tensor:
         """``(B, n, n)`` grid values -> ``(B, V.dim())`` values at the nodes of ``V``."""
-        return spmv(self.from_grid.to(g.dtype), g.reshape(len(g), -1))
+        return spmv(self._as("from_grid", g), g.reshape(len(g), -1))
