@@ -332,7 +332,7 @@ def cmd_fe2(cfg) -> int:
     from .mesh import GEOMETRIES, gmsh_mesh, read_mesh, rve_mesh
     from .multiscale import RVEProblem, equino_materials
     from .multiscale import load_surrogate
-    from .multiscale.macro import FE2Material, SurrogateMaterial
+    from .multiscale.macro import FE2Material, SurrogateMaterial, check_boundary_ids
     from .multiscale.workflow import run_macro
 
     if cfg["steps"] < 1:
@@ -350,10 +350,8 @@ def cmd_fe2(cfg) -> int:
     m = cfg["mesh"]
     with _input("--mesh/--h"):
         mesh = gmsh_mesh(m, h=cfg["h"]) if m in GEOMETRIES or m.endswith(".geo") else read_mesh(m)
-    ids = sorted(int(i) for i in mesh.exterior_facets.unique_markers)
-    for opt in ("clamped", "loaded"):
-        if cfg[opt] not in ids:
-            raise UsageError(f"--{opt}: boundary id {cfg[opt]} is not on the mesh {m}; its boundary ids are {ids}")
+    with _input("--clamped/--loaded"):
+        check_boundary_ids(mesh, clamped=cfg["clamped"], loaded=cfg["loaded"])
     if cfg["degree"] < 1:
         raise UsageError(f"--degree: expected at least 1, got {cfg['degree']}")
     out = _out(cfg, "fe2")

@@ -25,8 +25,8 @@ import torch
 from .materials import Material, voigt_tangent
 from .micro import check_strain, voigt_strain_of
 
-__all__ = ["QuadratureMaterial", "LawMaterial", "SurrogateMaterial", "FE2Material", "MacroProblem",
-           "LoadStep"]
+__all__ = ["check_boundary_ids", "QuadratureMaterial", "LawMaterial", "SurrogateMaterial", "FE2Material",
+           "MacroProblem", "LoadStep"]
 
 
 class QuadratureMaterial:
@@ -130,6 +130,14 @@ class FE2Material(QuadratureMaterial):
                 "material_seconds": self.seconds}
 
 
+
+def check_boundary_ids(mesh, **ids):
+    """Raise unless every ``name=id`` is a boundary id (exterior facet marker) of ``mesh``."""
+    have = set(mesh.exterior_facets.unique_markers)
+    for name, m in ids.items():
+        if m not in have:
+            raise ValueError(f"{name}: boundary id {m!r} is not on the mesh (ids: {sorted(int(i) for i in have)})")
+
 @dataclass
 class LoadStep:
     displacement: float
@@ -160,10 +168,7 @@ class MacroProblem:
             raise TypeError(f"material: expected a QuadratureMaterial, got {type(material).__name__}")
         if not isinstance(mesh, fd.MeshGeometry) or mesh.geometric_dimension != 2:
             raise TypeError(f"mesh: expected a 2D firedrake mesh, got {type(mesh).__name__}")
-        ids = set(mesh.exterior_facets.unique_markers)
-        for name, m in (("clamped", clamped), ("loaded", loaded)):
-            if m not in ids:
-                raise ValueError(f"{name}: boundary id {m!r} is not on the mesh (ids: {sorted(ids)})")
+        check_boundary_ids(mesh, clamped=clamped, loaded=loaded)
         if direction not in (0, 1):
             raise ValueError(f"direction: expected 0 (x) or 1 (y), got {direction!r}")
         self.mesh, self.material, self.direction = mesh, material, direction
