@@ -130,13 +130,13 @@ class FE2Material(QuadratureMaterial):
                 "material_seconds": self.seconds}
 
 
-
 def check_boundary_ids(mesh, **ids):
     """Raise unless every ``name=id`` is a boundary id (exterior facet marker) of ``mesh``."""
     have = set(mesh.exterior_facets.unique_markers)
     for name, m in ids.items():
         if m not in have:
             raise ValueError(f"{name}: boundary id {m!r} is not on the mesh (ids: {sorted(int(i) for i in have)})")
+
 
 @dataclass
 class LoadStep:
