@@ -1,18 +1,31 @@
-"""Darcy benchmark: SPON-MLP, SPON-graph, SPON-MG and FNO on the same samples.
+"""Darcy benchmark: SPON-MG against a tuned FNO, on a square and on an L-shape.
 
-One run generates the FNO-recipe Darcy dataset on a gmsh unit square (a
-3-level MeshHierarchy; the data live on the finest level), trains every model
-for the same number of epochs, and evaluates all of them in the same FE L²
-norm on the same test set. FNO sees the samples on a regular grid
-(:class:`spon.fem.GridTransfer`: κ and u sampled at the grid points, a mask
-channel) and is trained with its own recipe (see ``train_fno``); its grid
-predictions are brought back to the FE nodes by bilinear interpolation and
-scored in the same FE norm. Writes ``benchmarks/results/darcy.json``.
+For each domain one dataset is generated (the FNO-recipe Darcy problem on a
+gmsh mesh with a 3-level MeshHierarchy; the data live on the finest level) and
+split into a test set, a validation set and a training pool. Then:
 
-    python benchmarks/darcy.py --quick      # < 25 min on 2 cores
+1. **Search.** Both models get the same small hyperparameter search (6
+   settings each, the same epochs), trained on the training set and scored on
+   the validation set; the best setting of each goes on.
+2. **Seeds.** Each model is trained with its chosen setting and its own recipe
+   for every seed, at equal epochs; then the faster of the two is trained again
+   for the wall-clock time the slower one took (equal time). Test errors are
+   reported as mean ± std over the seeds.
+3. **Data-size curve** (square): both models on 50 … 800 training samples,
+   each with the optimiser steps of the 200-sample run, on the same test set.
+
+Every model is scored in the same relative FE L² norm (mass matrix) on the
+same test samples. FNO sees the data the way practitioners feed it
+(:class:`spon.fem.GridTransfer`): κ sampled on a regular grid over the
+bounding box, x, y and a mask channel; its loss is counted inside the domain
+only, and its predictions come back to the FE nodes by bilinear interpolation.
+
+Writes ``benchmarks/results/darcy.json`` after every section::
+
+    python benchmarks/darcy.py --quick      # < 30 min on 2 cores: no search, 30 epochs
+    python benchmarks/darcy.py              # the full run (see README for its time)
 """
 import argparse
-import json
 import os
 import platform
 import sys
@@ -26,6 +39,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import trange  # noqa: E402
 
+from spon.atomic import atomic_write_json  # noqa: E402
 from spon.data import DarcyProblem  # noqa: E402
 from spon.fem import FENorm, GridTransfer  # noqa: E402
 from spon.mesh import MeshSpec  # noqa: E402
@@ -34,156 +48,313 @@ from spon.training import Trainer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
+# κ's correlation length is 0.15 of the domain's side on both domains.
+DOMAINS = {
+    "square": {"mesh": "unit_square", "h": 0.2, "length_scale": 0.15, "grid": 32},
+    "nonsquare": {"mesh": "l_shape", "h": 0.3, "length_scale": 0.3, "grid": 48},
+}
+SEARCH = {
+    "fno": [{"n_modes": m, "hidden_channels": w} for m in (8, 12, 16) for w in (32, 64)],
+    "spon_mg": [{"width": w, "smooth": s} for w in (16, 24, 32) for s in (1, 2)],
+}
+DEFAULT = {"fno": {"n_modes": 12, "hidden_channels": 32}, "spon_mg": {"width": 24, "smooth": 2}}
+RECIPE = {
+    "fno": "FNO's own (Li et al. 2021; neuraloperator's Darcy example): Adam lr 1e-3, weight decay 1e-4, "
+           "the rate halved every epochs/5 epochs, batch 20, per-point Gaussian normalisation of input "
+           "and output, relative L2 training loss on the grid inside the domain; inputs kappa, x, y and "
+           "the domain mask on a regular grid over the bounding box, 4 Fourier layers; scored in the FE "
+           "L2 norm after bilinear interpolation of its grid output to the FE nodes",
+    "spon_mg": "SPON's: AdamW lr 3e-3, weight decay 1e-4, one-cycle schedule, batch 16, relative FE L2 "
+               "(mass-matrix) training loss; L2-projection encoder, Dirichlet decoder (exact zero BCs), "
+               "V-cycle processor over the 3-level MeshHierarchy, coarse width 64 with 4 layers",
+}
 
-def train_fno(Xtr, Ytr, Xte, grid, grid_u, epochs, seed, modes, width, batch=20, lr=1e-3, progress=True):
-    """FNO with its own published recipe (Li et al. 2021; neuraloperator's Darcy example):
-    inputs κ (per-point Gaussian normalised), x, y and the domain mask on the grid; output
-    normalised per grid point; relative L² loss on the grid inside the domain; Adam at 1e-3,
-    weight decay 1e-4, the rate halved every epochs/5 epochs. Predictions go back to the FE
-    nodes by bilinear interpolation (``grid.from_grid``) and are scored there like every model.
-    ``grid`` samples κ, ``grid_u`` (the same grid) samples the training targets u."""
-    from neuralop.models import FNO
 
-    torch.manual_seed(seed)
-    n = grid.n
-    fno = FNO(n_modes=(modes, modes), in_channels=4, out_channels=1, hidden_channels=width, n_layers=4)
-    gx, gy = np.meshgrid(grid.x, grid.y, indexing="xy")
-    mask = grid.mask.float()
-    const = torch.stack([torch.as_tensor(gx).float(), torch.as_tensor(gy).float(), mask])
-    k_tr, u_tr = grid.to_grid_values(Xtr).float(), grid_u.to_grid_values(Ytr).float()
-    k_mean, k_std = k_tr.mean(0), k_tr.std(0) + 1e-5       # UnitGaussianNormalizer, eps 1e-5
-    u_mean, u_std = u_tr.mean(0), u_tr.std(0) + 1e-5
+class FNOModel:
+    """FNO trained with its own published recipe (see ``RECIPE["fno"]``)."""
 
-    def net(K):
-        k = (grid.to_grid_values(K).float() - k_mean) / k_std
-        x = torch.cat([k[:, None], const.expand(len(K), -1, -1, -1)], dim=1)
-        return fno(x)[:, 0] * u_std + u_mean               # decoded grid prediction
+    def __init__(self, grid: GridTransfer, grid_u: GridTransfer, n_modes: int, hidden_channels: int, seed: int):
+        from neuralop.models import FNO
 
-    def rel_l2(pred, true):                                 # LpLoss(d=2, p=2), relative, inside the domain
-        d = ((pred - true) * mask).flatten(1).norm(dim=1)
-        return (d / (true * mask).flatten(1).norm(dim=1)).mean()
+        torch.manual_seed(seed)
+        self.grid, self.grid_u, self.seed = grid, grid_u, seed
+        self.net = FNO(n_modes=(n_modes, n_modes), in_channels=4, out_channels=1,
+                       hidden_channels=hidden_channels, n_layers=4)
+        gx, gy = np.meshgrid(grid.x, grid.y, indexing="xy")
+        self.mask = grid.mask.float()
+        self.const = torch.stack([torch.as_tensor(gx).float(), torch.as_tensor(gy).float(), self.mask])
+        self.params = sum(p.numel() for p in self.net.parameters())
 
-    opt = torch.optim.Adam(fno.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, epochs // 5), gamma=0.5)
-    gen = torch.Generator().manual_seed(seed)
-    t0 = time.perf_counter()
-    for _ in trange(epochs, desc=f"fno m{modes} w{width}", disable=not progress):
-        for idx in torch.randperm(len(Xtr), generator=gen).split(batch):
-            opt.zero_grad(set_to_none=True)
-            loss = rel_l2(net(Xtr[idx]), u_tr[idx])
-            loss.backward()
-            opt.step()
-        sched.step()
-    t_train = time.perf_counter() - t0
-    with torch.no_grad():
-        pred = torch.cat([grid.from_grid_values(net(x).double()) for x in Xte.split(64)])
-    return pred, t_train, sum(p.numel() for p in fno.parameters())
+    def _grid_out(self, K):
+        k = (self.grid.to_grid_values(K).float() - self.k_mean) / self.k_std
+        x = torch.cat([k[:, None], self.const.expand(len(K), -1, -1, -1)], dim=1)
+        return self.net(x)[:, 0] * self.u_std + self.u_mean
+
+    def fit(self, X, Y, epochs, batch=20, lr=1e-3, desc="fno"):
+        k, u = self.grid.to_grid_values(X).float(), self.grid_u.to_grid_values(Y).float()
+        self.k_mean, self.k_std = k.mean(0), k.std(0) + 1e-5      # UnitGaussianNormalizer, eps 1e-5
+        self.u_mean, self.u_std = u.mean(0), u.std(0) + 1e-5
+        mask = self.mask
+
+        def rel_l2(pred, true):                                    # LpLoss(d=2, p=2) inside the domain
+            d = ((pred - true) * mask).flatten(1).norm(dim=1)
+            return (d / (true * mask).flatten(1).norm(dim=1)).mean()
+
+        opt = torch.optim.Adam(self.net.parameters(), lr=lr, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, epochs // 5), gamma=0.5)
+        gen = torch.Generator().manual_seed(self.seed)
+        self.net.train()
+        for _ in trange(epochs, desc=desc, leave=False):
+            for idx in torch.randperm(len(X), generator=gen).split(batch):
+                opt.zero_grad(set_to_none=True)
+                loss = rel_l2(self._grid_out(X[idx]), u[idx])
+                loss.backward()
+                opt.step()
+            sched.step()
+        return self
+
+    @torch.no_grad()
+    def predict(self, X):
+        self.net.eval()
+        return torch.cat([self.grid.from_grid_values(self._grid_out(x).double()) for x in X.split(64)])
+
+
+class SPONMGModel:
+    """SPON-MG trained with SPON's recipe (see ``RECIPE["spon_mg"]``)."""
+
+    def __init__(self, ms: MeshSpec, width: int, smooth: int, seed: int):
+        self.spec = {"mesh": ms.to_dict(), "input": {"family": "DG", "degree": 0},
+                     "output": {"family": "CG", "degree": 1}, "encoder": "l2",
+                     "decoder": {"kind": "dirichlet", "value": 0.0, "lifting": "boundary"}, "dtype": "float32",
+                     "processor": {"kind": "mg", "width": width, "coarse_width": 64, "smooth": smooth,
+                                   "coarse_layers": 4}}
+        torch.manual_seed(seed)
+        self.model, self.seed = build_spon(self.spec), seed
+        self.params = sum(p.numel() for p in self.model.parameters())
+
+    def fit(self, X, Y, epochs, desc="spon_mg"):
+        Trainer(self.model, epochs=epochs, batch_size=16, lr=3e-3, seed=self.seed, desc=desc).fit((X, Y))
+        return self
+
+    @torch.no_grad()
+    def predict(self, X):
+        self.model.eval()
+        return torch.cat([self.model(x.float()) for x in X.split(64)]).double()
+
+
+class Domain:
+    """One domain's problem, data splits (test, validation, training pool) and grid maps."""
+
+    def __init__(self, name, mesh, h, length_scale, grid, n_test, n_val, n_pool, seed=0):
+        self.name, self.ms = name, MeshSpec(mesh, h, 2)
+        self.prob = DarcyProblem(self.ms, length_scale=length_scale)
+        t0 = time.perf_counter()
+        X = self.prob.sample_inputs(n_test + n_val + n_pool, seed=seed)
+        Y = self.prob.solve(X)
+        self.data_seconds = time.perf_counter() - t0
+        self.test = X[:n_test], Y[:n_test]
+        self.val = X[n_test:n_test + n_val], Y[n_test:n_test + n_val]
+        self.pool = X[n_test + n_val:], Y[n_test + n_val:]
+        V = self.prob.output_space
+        self.norm, self.bdofs = FENorm(V), torch.as_tensor(self.prob.bcs[0].nodes)
+        self.grid = GridTransfer(self.prob.input_space, V, n=grid)
+        self.grid_u = GridTransfer(V, n=grid)
+        self.info = {"mesh": self.ms.to_dict(), "dofs": V.dim(), "cells": self.prob.mesh.num_cells(),
+                     "problem": self.prob.metadata(), "grid": grid,
+                     "grid_points_inside": int(self.grid.mask.sum()), "data_seconds": self.data_seconds,
+                     "n_test": n_test, "n_val": n_val}
+
+    def train(self, n):
+        X, Y = self.pool
+        if n > len(X):
+            raise ValueError(f"n: expected at most {len(X)} training samples, got {n}")
+        return X[:n], Y[:n]
+
+    def make(self, kind, hp, seed):
+        if kind == "fno":
+            return FNOModel(self.grid, self.grid_u, seed=seed, **hp)
+        return SPONMGModel(self.ms, seed=seed, **hp)
+
+    def score(self, model, split):
+        X, Y = split
+        pred = model.predict(X)
+        return {"rel_l2": self.norm.relative_error(pred, Y).mean().item(),
+                "max_boundary_error": (pred[:, self.bdofs] - Y[:, self.bdofs]).abs().max().item()}
+
+    def run(self, kind, hp, seed, n, epochs, split, desc):
+        model = self.make(kind, hp, seed)
+        t0 = time.perf_counter()
+        model.fit(*self.train(n), epochs=epochs, desc=desc)
+        seconds = time.perf_counter() - t0
+        return model, self.score(model, split) | {"train_seconds": seconds, "epochs": epochs}
+
+
+def mean_std(values):
+    v = np.asarray(values, dtype=float)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def search(dom, epochs, n_train, seed=0):
+    out = {"budget": f"{len(SEARCH['fno'])} settings per model, {epochs} epochs each, seed {seed}, "
+                     f"{n_train} training samples, scored on the {dom.info['n_val']} validation samples"}
+    for kind, grid in SEARCH.items():
+        trials = []
+        for hp in grid:
+            _, r = dom.run(kind, hp, seed, n_train, epochs, dom.val, desc=f"{dom.name} search {kind} {hp}")
+            trials.append({"hyperparameters": hp, "val_rel_l2": r["rel_l2"], "train_seconds": r["train_seconds"]})
+            print(dom.name, "search", kind, hp, f"val {r['rel_l2']:.4f}", flush=True)
+        best = min(trials, key=lambda t: t["val_rel_l2"])
+        out[kind] = {"trials": trials, "chosen": best["hyperparameters"],
+                     "seconds": sum(t["train_seconds"] for t in trials)}
+    return out
+
+
+def seeds_section(dom, hps, seeds, n_train, epochs):
+    runs = {k: [] for k in hps}
+    keep = None
+    for s in seeds:
+        models = {}
+        for kind, hp in hps.items():
+            models[kind], r = dom.run(kind, hp, s, n_train, epochs, dom.test, desc=f"{dom.name} {kind} seed {s}")
+            runs[kind].append(r)
+            print(dom.name, kind, f"seed {s}", r, flush=True)
+        t = {k: runs[k][-1]["train_seconds"] for k in hps}
+        fast, slow = min(t, key=t.get), max(t, key=t.get)
+        more = max(epochs, round(epochs * t[slow] / t[fast]))   # the faster model gets the slower one's time
+        _, r = dom.run(fast, hps[fast], s, n_train, more, dom.test, desc=f"{dom.name} {fast} seed {s} equal time")
+        runs[fast][-1]["equal_time"] = r
+        runs[slow][-1]["equal_time"] = {k: runs[slow][-1][k] for k in ("rel_l2", "train_seconds", "epochs")}
+        print(dom.name, fast, f"seed {s} equal time", r, flush=True)
+        if keep is None:
+            keep = models
+    sec = {}
+    for kind, rs in runs.items():
+        m, sd = mean_std([r["rel_l2"] for r in rs])
+        mt, sdt = mean_std([r["equal_time"]["rel_l2"] for r in rs])
+        sec[kind] = {
+            "rel_l2_mean": m, "rel_l2_std": sd, "rel_l2": [r["rel_l2"] for r in rs], "seeds": list(seeds),
+            "params": keep[kind].params, "train_seconds": float(np.mean([r["train_seconds"] for r in rs])),
+            "epochs": epochs, "n_train": n_train,
+            "max_boundary_error": max(r["max_boundary_error"] for r in rs),
+            "equal_time": {"rel_l2_mean": mt, "rel_l2_std": sdt, "rel_l2": [r["equal_time"]["rel_l2"] for r in rs],
+                           "epochs": [r["equal_time"]["epochs"] for r in rs],
+                           "train_seconds": float(np.mean([r["equal_time"]["train_seconds"] for r in rs]))},
+            "hyperparameters": hps[kind], "recipe": RECIPE[kind],
+        }
+    sec["spon_mg_over_fno"] = {"equal_epochs": sec["spon_mg"]["rel_l2_mean"] / sec["fno"]["rel_l2_mean"],
+                               "equal_time": sec["spon_mg"]["equal_time"]["rel_l2_mean"]
+                               / sec["fno"]["equal_time"]["rel_l2_mean"]}
+    return sec, keep
+
+
+def curve_section(dom, hps, sizes, seeds, n_ref, epochs, finals):
+    """Test error against training-set size; every size gets the optimiser steps of the ``n_ref`` run."""
+    out = {"sizes": list(sizes), "seeds": list(seeds),
+           "budget": f"the optimiser steps of the {n_ref}-sample, {epochs}-epoch run at every size "
+                     f"(epochs = {epochs} x {n_ref} / n)"}
+    for kind, hp in hps.items():
+        rows = {}
+        for n in sizes:
+            if n == n_ref and finals is not None:
+                vals = [v for v, s in zip(finals[kind]["rel_l2"], finals[kind]["seeds"]) if s in seeds]
+            else:
+                ep = max(1, round(epochs * n_ref / n))
+                vals = [dom.run(kind, hp, s, n, ep, dom.test, desc=f"curve {kind} n={n} seed {s}")[1]["rel_l2"]
+                        for s in seeds]
+            m, sd = mean_std(vals)
+            rows[str(n)] = {"rel_l2_mean": m, "rel_l2_std": sd, "rel_l2": vals}
+            print("curve", kind, n, rows[str(n)], flush=True)
+        out[kind] = rows
+    return out
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="the < 25 min setting")
-    p.add_argument("--mesh", default="unit_square", help="gmsh geometry: unit_square, l_shape, plate_with_hole")
-    p.add_argument("--h", type=float, default=0.1, help="gmsh base mesh size (2 refinements on top)")
-    p.add_argument("--n-train", type=int, default=None)
-    p.add_argument("--n-test", type=int, default=50)
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--grid", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="< 30 min: no search (default settings), 30 epochs, "
+                                                        "curve on one seed")
+    p.add_argument("--sections", default="square,nonsquare,curve")
+    p.add_argument("--search-domains", default=None,
+                   help="domains that run the search (default: all, none with --quick); the others use the "
+                        "square's choice if it ran, else the defaults")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--n-train", type=int, default=200)
+    p.add_argument("--n-val", type=int, default=50)
+    p.add_argument("--n-test", type=int, default=100)
+    p.add_argument("--epochs", type=int, default=None, help="default 100 (30 with --quick)")
+    p.add_argument("--search-epochs", type=int, default=None, help="default epochs / 2")
+    p.add_argument("--curve-sizes", default="50,100,200,400,800")
+    p.add_argument("--curve-seeds", default=None, help="default: --seeds (the first with --quick)")
     p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--models", default="spon_mlp,spon_graph,spon_mg,fno")
     p.add_argument("--out", type=Path, default=HERE / "results" / "darcy.json")
     a = p.parse_args(argv)
-    a.n_train = a.n_train or (200 if a.quick else 1000)
-    a.epochs = a.epochs or (100 if a.quick else 200)
+    a.epochs = a.epochs or (30 if a.quick else 100)
+    a.search_epochs = a.search_epochs or max(1, a.epochs // 2)
+    sections = a.sections.split(",")
+    search_domains = (a.search_domains.split(",") if a.search_domains is not None
+                      else ([] if a.quick else list(DOMAINS)))
+    seeds = [int(s) for s in a.seeds.split(",")]
+    curve_seeds = ([int(s) for s in a.curve_seeds.split(",")] if a.curve_seeds
+                   else (seeds[:1] if a.quick else seeds))
+    sizes = [int(n) for n in a.curve_sizes.split(",")]
     torch.set_num_threads(a.threads)
     t_start = time.perf_counter()
 
-    ms = MeshSpec(a.mesh, a.h, 2)
-    prob = DarcyProblem(ms)
-    t0 = time.perf_counter()
-    X = prob.sample_inputs(a.n_train + a.n_test, seed=a.seed)
-    Y = prob.solve(X)
-    t_data = time.perf_counter() - t0
-    Xtr, Ytr, Xte, Yte = X[:a.n_train], Y[:a.n_train], X[a.n_train:], Y[a.n_train:]
-    V = prob.output_space
-    bdofs = torch.as_tensor(prob.bcs[0].nodes)
-    l2 = FENorm(V)
+    out = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}
+           | {"search_domains": search_domains, "curve_seeds": curve_seeds,
+              "metric": "relative FE L2 error (mass matrix) on the test set, mean over test samples"},
+           "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                       "torch_threads": torch.get_num_threads(), "python": sys.version.split()[0],
+                       "torch": torch.__version__}}
 
-    base = {"mesh": ms.to_dict(), "input": {"family": "DG", "degree": 0},
-            "output": {"family": "CG", "degree": 1}, "encoder": "l2",
-            "decoder": {"kind": "dirichlet", "value": 0.0, "lifting": "boundary"}, "dtype": "float32"}
-    processors = {
-        "spon_mlp": {"kind": "mlp", "width": 64, "depth": 2},
-        "spon_graph": {"kind": "graph", "width": 32, "layers": 6},
-        "spon_mg": {"kind": "mg", "width": 24, "coarse_width": 64, "smooth": 2, "coarse_layers": 4},
-    }
-    results, models = {}, {}
-    wanted = a.models.split(",")
-    for name, proc in processors.items():
-        if name not in wanted:
+    def save():
+        out["total_seconds"] = time.perf_counter() - t_start
+        atomic_write_json(a.out, out)
+        print(f"wrote {a.out} ({out['total_seconds']:.0f} s)", flush=True)
+
+    chosen = {}
+    for name in ("square", "nonsquare"):
+        if name not in sections and not (name == "square" and "curve" in sections):
             continue
-        model = build_spon(base | {"processor": proc})
-        tr = Trainer(model, epochs=a.epochs, batch_size=a.batch, lr=a.lr, seed=a.seed, desc=name)
-        t0 = time.perf_counter()
-        hist = tr.fit((Xtr, Ytr), None)
-        t_train = time.perf_counter() - t0
-        with torch.no_grad():
-            pred = torch.cat([model(x.float()) for x in Xte.split(64)]).double()
-        results[name] = {
-            "rel_l2": l2.relative_error(pred, Yte).mean().item(),
-            "params": sum(q.numel() for q in model.parameters()),
-            "train_seconds": t_train,
-            "max_boundary_error": (pred[:, bdofs] - Yte[:, bdofs]).abs().max().item(),
-            "final_train_loss": hist["train_loss"][-1],
-            "processor": proc,
-        }
-        models[name] = model
-        print(name, results[name])
+        pool = max(a.n_train, max(sizes) if (name == "square" and "curve" in sections) else 0)
+        dom = Domain(name, **DOMAINS[name], n_test=a.n_test, n_val=a.n_val, n_pool=pool)
+        sec = {"domain": dom.info}
+        if name in search_domains:
+            sec["search"] = search(dom, a.search_epochs, a.n_train)
+            hps = {k: sec["search"][k]["chosen"] for k in SEARCH}
+            chosen = chosen or hps
+        else:
+            hps = chosen or DEFAULT
+            sec["hyperparameters_from"] = "the square's search" if chosen else "defaults (no search)"
+        finals = None
+        if name in sections:
+            finals, models = seeds_section(dom, hps, seeds, a.n_train, a.epochs)
+            sec.update(finals)
+            if name == "square":
+                mg_fine = models["spon_mg"].model.with_mesh(dom.ms.refined().to_dict())
+                fine = DarcyProblem(dom.ms.refined(), length_scale=DOMAINS[name]["length_scale"])
+                Xf = fine.sample_inputs(a.n_test, seed=1000)
+                Yf = fine.solve(Xf)
+                with torch.no_grad():
+                    pf = torch.cat([mg_fine(x.float()) for x in Xf.split(32)]).double()
+                sec["spon_mg_on_refined_mesh"] = {
+                    "rel_l2": FENorm(fine.output_space).relative_error(pf, Yf).mean().item(),
+                    "dofs": fine.output_space.dim(), "seed": seeds[0],
+                    "note": "the seed-0 SPON-MG applied without retraining on the once-refined mesh"}
+            out[name] = sec
+            save()
+        if name == "square" and "curve" in sections:
+            out["data_size_curve"] = curve_section(dom, hps, sizes, curve_seeds, a.n_train, a.epochs, finals)
+            save()
 
-    if "fno" in wanted:
-        grid, grid_u = GridTransfer(prob.input_space, V, n=a.grid), GridTransfer(V, n=a.grid)
-        pred, t_train, n_params = train_fno(Xtr, Ytr, Xte, grid, grid_u, a.epochs, a.seed, modes=12, width=32)
-        results["fno"] = {
-            "rel_l2": l2.relative_error(pred, Yte).mean().item(),
-            "params": n_params,
-            "train_seconds": t_train,
-            "max_boundary_error": (pred[:, bdofs] - Yte[:, bdofs]).abs().max().item(),
-            "grid": a.grid, "n_modes": 12, "hidden_channels": 32, "n_layers": 4,
-            "recipe": "FNO's own: Adam lr 1e-3, weight decay 1e-4, rate halved every epochs/5 epochs, batch 20, "
-                      "per-point Gaussian normalisation of input and output, relative L2 training loss on the "
-                      "grid; scored in the FE L2 norm after bilinear interpolation to the FE nodes",
-        }
-        print("fno", results["fno"])
-
-    out = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()} | {
-               "mesh": ms.to_dict(), "dofs": V.dim(), "cells": prob.mesh.num_cells(),
-               "problem": prob.metadata(), "data_seconds": t_data,
-               "loss": "relative FE L2 (mass matrix) for every model"},
-           "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                       "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                       "python": sys.version.split()[0], "torch": torch.__version__},
-           **results}
-    if "spon_mg" in models:
-        fine = DarcyProblem(ms.refined())
-        Xf = fine.sample_inputs(a.n_test, seed=a.seed + 1000)
-        Yf = fine.solve(Xf)
-        mg_fine = models["spon_mg"].with_mesh(ms.refined().to_dict())
-        with torch.no_grad():
-            pf = torch.cat([mg_fine(x.float()) for x in Xf.split(32)]).double()
-        out["spon_mg_finer_mesh_rel_l2"] = FENorm(fine.output_space).relative_error(pf, Yf).mean().item()
-        out["spon_mg_finer_mesh_dofs"] = fine.output_space.dim()
-        print("spon_mg on the once-refined mesh:", out["spon_mg_finer_mesh_rel_l2"])
-    if "spon_mg" in results and "fno" in results:
-        out["spon_mg_over_fno_rel_l2"] = results["spon_mg"]["rel_l2"] / results["fno"]["rel_l2"]
-    out["total_seconds"] = time.perf_counter() - t_start
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = a.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=2))
-    tmp.replace(a.out)
-    print(f"wrote {a.out} ({out['total_seconds']:.0f} s)")
+    targets = {}
+    if "square" in out:
+        r = out["square"]["spon_mg_over_fno"]["equal_epochs"]
+        targets["square_spon_mg_over_fno"] = {"measured": r, "target": 0.7, "met": r <= 0.7}
+    if "nonsquare" in out:
+        r = out["nonsquare"]["spon_mg_over_fno"]["equal_epochs"]
+        targets["nonsquare_spon_mg_over_fno"] = {"measured": r, "target": 0.5, "met": r <= 0.5}
+    out["targets"] = targets
+    save()
     return out
 
 

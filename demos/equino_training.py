@@ -42,11 +42,15 @@ def main(argv=None):
     p.add_argument("--test", type=int, default=50)
     p.add_argument("--adam", type=int, default=1000)
     p.add_argument("--lbfgs", type=int, default=1000)
+    p.add_argument("--mlp-steps", type=int, default=3000, help="σ̄-MLP baseline: Adam steps per fit")
+    p.add_argument("--mlp-lbfgs", type=int, default=1000, help="σ̄-MLP baseline: L-BFGS iterations per fit")
+    p.add_argument("--mlp-folds", type=int, default=4, help="σ̄-MLP baseline: cross-validation folds")
     p.add_argument("--out", type=Path, default=Path("results/equino"))
     a = p.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
-    S = train_surrogates(a.kind, h=a.h, n_train=a.train, n_test=a.test, adam_steps=a.adam, lbfgs_steps=a.lbfgs)
+    S = train_surrogates(a.kind, h=a.h, n_train=a.train, n_test=a.test, adam_steps=a.adam, lbfgs_steps=a.lbfgs,
+                         mlp_steps=a.mlp_steps, mlp_lbfgs_steps=a.mlp_lbfgs, mlp_folds=a.mlp_folds)
     eq, mlp = S["errors"]["equino"], S["errors"]["mlp"]
     print(f"\nPOD modes: {S['modes']['u']} fluctuation, {S['modes']['stress']} stress; "
           f"final constitutive loss {S['loss_history'][-1]:.2e}")

@@ -54,7 +54,7 @@ def main(argv=None):
         rve_meta = model.meta.get("rve", {"kind": "fibre", "h": a.rve_h, "degree": 2})
         rve = RVEProblem(rve_mesh(rve_meta["kind"], h=rve_meta["h"]), equino_materials(), degree=rve_meta["degree"])
     else:
-        S = train_surrogates("fibre", h=a.rve_h, adam_steps=a.adam, lbfgs_steps=a.lbfgs)
+        S = train_surrogates("fibre", h=a.rve_h, adam_steps=a.adam, lbfgs_steps=a.lbfgs, mlp=False)
         model, rve = S["equino"], S["rve"]
         save_surrogate(model, a.out / "equino.pt")
     mesh = gmsh_mesh("cook_membrane", h=a.macro_h)

@@ -70,7 +70,8 @@ def test_rve_homogenisation_demo(tmp_path):
 
 def test_equino_training_demo(tmp_path):
     S = _load("equino_training").main(["--h", "0.15", "--train", "16", "--test", "4", "--adam", "60",
-                                       "--lbfgs", "10", "--out", str(tmp_path)])
+                                       "--lbfgs", "10", "--mlp-steps", "60", "--mlp-lbfgs", "10", "--mlp-folds", "2",
+                                       "--out", str(tmp_path)])
     assert S["loss_history"][-1] < S["loss_history"][0]
     for name in ("equino.png", "equino.pt", "sigma_mlp.pt", "errors.json"):
         assert (tmp_path / name).is_file(), name

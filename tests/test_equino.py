@@ -8,7 +8,8 @@ fd = pytest.importorskip("firedrake")
 from spon.mesh import rve_mesh  # noqa: E402
 from spon.multiscale import RVEProblem, equino_materials, voigt_strain  # noqa: E402
 from spon.multiscale import (EquiNO, StressMLP, field_errors, fit_equino, fit_stress_mlp,  # noqa: E402
-                             load_surrogate, pod, save_surrogate)
+                             load_surrogate, pod, save_surrogate, select_stress_mlp)
+from spon.multiscale.workflow import small_strain_sampling  # noqa: E402
 from spon.multiscale.pod import VOIGT_WEIGHTS  # noqa: E402
 from spon.multiscale.macro import MacroProblem, SurrogateMaterial  # noqa: E402
 from spon.multiscale.micro import periodic_mismatch  # noqa: E402
@@ -105,6 +106,45 @@ def test_tangent_is_the_derivative_of_the_stress(setup, kind):
         fd_col = (model.homogenised_stress(E + d) - model.homogenised_stress(E - d)) / (2 * h)
         assert torch.allclose(C[:, :, k], fd_col, rtol=1e-6, atol=1e-8 * C.abs().max().item())
     assert torch.allclose(s, model.homogenised_stress(E), rtol=1e-13)
+
+
+def test_anchored_stress_mlp_has_zero_stress_at_zero_strain(setup):
+    _, _, snaps, _ = setup
+    model = StressMLP(width=16, depth=2)
+    fit_stress_mlp(model, snaps.strain, snaps.stress, snaps.tangent, steps=20, progress=False)
+    s, C = model.stress_and_tangent(torch.zeros(2, 3, dtype=torch.float64))
+    assert s.abs().max().item() < 1e-14 * model.scale.max().item()
+    loose = StressMLP(width=16, depth=2, anchored=False)
+    fit_stress_mlp(loose, snaps.strain, snaps.stress, steps=20, progress=False)
+    assert loose.homogenised_stress(torch.zeros(1, 3, dtype=torch.float64)).abs().max().item() > 1e-6
+
+
+def test_stress_mlp_sobolev_fit_and_cross_validation(setup, tmp_path):
+    _, quad, snaps, _ = setup
+    model = StressMLP(width=16, depth=2)
+    hist = fit_stress_mlp(model, snaps.strain, snaps.stress, snaps.tangent, steps=100, lbfgs_steps=30,
+                          progress=False)
+    assert hist[-1] < 0.05 * hist[0]                 # σ̄ and C̄ both fitted (relative, per snapshot)
+    err = field_errors(model, snaps, quad)
+    assert err["sigma_bar"] < 0.05 and err["tangent"] < 0.1
+    save_surrogate(model, tmp_path / "mlp.pt")
+    again = load_surrogate(tmp_path / "mlp.pt")
+    E = torch.tensor(snaps.strain[:3])
+    assert again.anchored and torch.equal(again.homogenised_stress(E), model.homogenised_stress(E))
+    grid = ({"width": 4, "depth": 1}, {"width": 16, "depth": 2})
+    best, table = select_stress_mlp(snaps.strain, snaps.stress, snaps.tangent, grid=grid, folds=3, steps=60,
+                                    progress=False)
+    assert [r["hyperparameters"] for r in table] == list(grid)
+    assert best == min(table, key=lambda r: r["cv_sigma_bar"])["hyperparameters"]
+    with pytest.raises(ValueError, match="tangents: expected shape"):
+        fit_stress_mlp(model, snaps.strain, snaps.stress, snaps.tangent[:, :2], steps=1, progress=False)
+
+
+def test_small_strain_sampling_pulls_a_fraction_towards_zero():
+    E = latin_hypercube(40, 0.04, seed=1)
+    S = small_strain_sampling(E, 0.25, seed=0)
+    ratio = np.linalg.norm(S, axis=1) / np.linalg.norm(E, axis=1)
+    assert np.all(ratio[:10] <= 1) and ratio[:10].min() < 0.5 and np.array_equal(S[10:], E[10:])
 
 
 def test_training_lowers_the_constitutive_loss(setup):

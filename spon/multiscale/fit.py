@@ -8,7 +8,7 @@ import torch
 from .equino import EquiNO
 from .stress_mlp import StressMLP
 
-__all__ = ["fit_equino", "fit_stress_mlp"]
+__all__ = ["fit_equino", "fit_stress_mlp", "select_stress_mlp"]
 
 
 def _cosine(opt, steps):
@@ -84,22 +84,96 @@ def fit_equino(model: EquiNO, steps: int = 3000, batch: int = 64, lr: float = 3e
     return hist
 
 
-def fit_stress_mlp(model: StressMLP, strains, stresses, steps: int = 3000, lr: float = 3e-3, seed: int = 0,
-                   progress: bool = True) -> list:
-    """Full-batch data fit of σ̄ on snapshot pairs."""
-    from tqdm.auto import trange
+def fit_stress_mlp(model: StressMLP, strains, stresses, tangents=None, steps: int = 3000, lbfgs_steps: int = 0,
+                   lr: float = 3e-3, tangent_weight: float = 1.0, seed: int = 0, progress: bool = True) -> list:
+    """Full-batch data fit of σ̄ (and, given ``tangents``, of C̄: Sobolev training) on
+    snapshot pairs: Adam with a cosine schedule, then ``lbfgs_steps`` of L-BFGS.
+
+    The loss is EquiNO's ``reduce="sample"`` analogue: per-snapshot relative errors
+    ``|σ̄ − σ̄*|² / |σ̄*|²`` (plus ``tangent_weight`` times the same for C̄),
+    averaged, so small strains are fitted to the same relative accuracy as large ones.
+    """
+    from tqdm.auto import tqdm, trange
     torch.manual_seed(seed)
     E = torch.as_tensor(strains, dtype=torch.float64)
     S = torch.as_tensor(stresses, dtype=torch.float64)
+    C = None if tangents is None else torch.as_tensor(tangents, dtype=torch.float64)
+    if S.shape != E.shape:
+        raise ValueError(f"stresses: expected shape {tuple(E.shape)} like strains, got {tuple(S.shape)}")
+    if C is not None and C.shape != (len(E), 3, 3):
+        raise ValueError(f"tangents: expected shape ({len(E)}, 3, 3), got {tuple(C.shape)}")
     model.scale.copy_(S.abs().amax(0))
+    floor = 1e-6 * S.pow(2).sum(1).max()          # a snapshot at zero strain must not divide by zero
+    s2 = S.pow(2).sum(1).clamp_min(floor)
+    c2 = None if C is None else C.pow(2).sum((1, 2))
+
+    def loss_fn():
+        if C is None:
+            return ((model.homogenised_stress(E) - S).pow(2).sum(1) / s2).mean()
+        s, Ct = model.stress_and_tangent(E)
+        return ((s - S).pow(2).sum(1) / s2 + tangent_weight * (Ct - C).pow(2).sum((1, 2)) / c2).mean()
+
     opt = torch.optim.Adam(model.net.parameters(), lr=lr)
     sched = _cosine(opt, steps)
     hist = []
-    for _ in trange(steps, desc="σ̄ MLP (data)", disable=not progress):
-        loss = (((model.homogenised_stress(E) - S) / model.scale) ** 2).mean()
+    for _ in trange(steps, desc="σ̄ MLP (Adam)", disable=not progress, leave=False):
+        loss = loss_fn()
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
         hist.append(loss.item())
+    if lbfgs_steps:
+        bar = tqdm(total=lbfgs_steps, desc="σ̄ MLP (L-BFGS)", disable=not progress, leave=False)
+        opt = torch.optim.LBFGS(model.net.parameters(), lr=1.0, max_iter=lbfgs_steps, max_eval=lbfgs_steps,
+                                history_size=50, tolerance_grad=1e-12, tolerance_change=1e-16,
+                                line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = loss_fn()
+            loss.backward()
+            hist.append(loss.item())
+            bar.update(1)
+            return loss
+
+        opt.step(closure)
+        bar.close()
+    if not all(map(math.isfinite, hist[-1:])):
+        raise FloatingPointError(f"σ̄ MLP loss became {hist[-1]}")
     return hist
+
+
+def select_stress_mlp(strains, stresses, tangents=None, grid=({"width": 64, "depth": 3},), folds: int = 5,
+                      box: float = 0.04, seed: int = 0, progress: bool = True, **fit_kw):
+    """K-fold cross-validation of StressMLP settings on the training snapshots.
+
+    Returns ``(best, table)``: the setting with the lowest mean held-out relative σ̄
+    error, and one row per setting (``cv_sigma_bar``, ``cv_tangent``). The test
+    snapshots are never seen."""
+    import numpy as np
+    E, S = np.asarray(strains), np.asarray(stresses)
+    C = None if tangents is None else np.asarray(tangents)
+    if len(E) < folds:
+        raise ValueError(f"folds: expected at most {len(E)} (the number of snapshots), got {folds}")
+    parts = np.array_split(np.random.default_rng(seed).permutation(len(E)), folds)
+    table = []
+    for hp in grid:
+        errs, terrs = [], []
+        for k in range(folds):
+            val = parts[k]
+            tr = np.concatenate([parts[j] for j in range(folds) if j != k])
+            m = StressMLP(box=box, **hp)
+            fit_stress_mlp(m, E[tr], S[tr], None if C is None else C[tr], seed=seed + k, progress=False, **fit_kw)
+            with torch.enable_grad():
+                s, Ct = m.stress_and_tangent(torch.as_tensor(E[val]), strict=False)
+            s, Ct = s.detach().numpy(), Ct.detach().numpy()
+            errs.append(np.mean(np.linalg.norm(s - S[val], axis=1) / np.linalg.norm(S[val], axis=1)))
+            if C is not None:
+                terrs.append(np.mean(np.linalg.norm(Ct - C[val], axis=(1, 2)) / np.linalg.norm(C[val], axis=(1, 2))))
+        table.append({"hyperparameters": dict(hp), "cv_sigma_bar": float(np.mean(errs)),
+                      "cv_tangent": float(np.mean(terrs)) if terrs else None})
+        if progress:
+            print("σ̄ MLP cross-validation", table[-1], flush=True)
+    best = min(table, key=lambda r: r["cv_sigma_bar"])["hyperparameters"]
+    return best, table

@@ -9,23 +9,33 @@ __all__ = ["StressMLP"]
 
 
 class StressMLP(Surrogate):
-    """Data-driven baseline: an MLP fit of ``σ̄(ε̄)`` on the snapshots; tangent by autodiff."""
+    """Data-driven baseline: an MLP fit of ``σ̄(ε̄)`` on the snapshots; tangent by autodiff.
 
-    def __init__(self, width=64, depth=3, box=0.04, meta=None):
+    ``anchored=True`` subtracts the network's value at zero strain, so
+    ``σ̄(0) = 0`` holds exactly, as it does for the RVE (no residual stress).
+    """
+
+    def __init__(self, width=64, depth=3, box=0.04, anchored=True, meta=None):
         super().__init__()
         dt = torch.float64
-        self.meta = dict(meta or {}, width=width, depth=depth, box=box, kind="StressMLP")
+        self.meta = dict(meta or {}, width=width, depth=depth, box=box, anchored=bool(anchored), kind="StressMLP")
+        self.anchored = bool(anchored)
         self.register_buffer("box", torch.full((3,), float(box), dtype=dt))
         self.register_buffer("scale", torch.ones(3, dtype=dt))
         self.net = mlp(3, 3, width, depth).to(dt)
 
     @classmethod
     def from_meta(cls, meta, materials=None):
-        return cls(meta["width"], meta["depth"], meta["box"], meta=meta)
+        return cls(meta["width"], meta["depth"], meta["box"], anchored=meta.get("anchored", False), meta=meta)
 
     def homogenised_stress(self, E):
-        return self.scale * self.net(E / self.box)
+        y = self.net(E / self.box)
+        if self.anchored:
+            y = y - self.net(torch.zeros_like(E[:1]))
+        return self.scale * y
 
     def _stress_and_tangent(self, E):
         y, J = forward_with_jacobian(self.net, E / self.box)
+        if self.anchored:
+            y = y - self.net(torch.zeros_like(E[:1]))
         return self.scale * y, self.scale[None, :, None] * J / self.box

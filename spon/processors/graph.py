@@ -61,7 +61,9 @@ class MessagePassing(nn.Module):
 
     def forward(self, h: torch.Tensor, graph: DOFGraph) -> torch.Tensor:
         s, t = graph.edge_index
-        m = self.act(self.src(h)[:, s] + self.dst(h)[:, t] + self.edge(graph.edge_attr.to(h.dtype)))
+        # index_select, not h[:, s]: its backward is index_add_, several times faster on CPU than index_put_
+        m = self.act(self.src(h).index_select(1, s) + self.dst(h).index_select(1, t)
+                     + self.edge(graph.edge_attr.to(h.dtype)))
         m = self.msg(m)
         agg = torch.zeros_like(h).index_add_(1, t, m) * graph.inv_degree.to(h.dtype)
         return h + self.update(torch.cat([h, agg], dim=-1))
