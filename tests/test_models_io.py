@@ -135,9 +135,35 @@ def test_model_moved_to_a_refined_mesh_keeps_its_accuracy():
     dt = untrained.input_scale.dtype
     untrained.fit_scales(xf.to(dt), yf.to(dt))
     e_untrained = err(untrained, prob_f, xf, yf)
-    print(f"coarse {e_coarse:.3f}  moved to fine {e_fine:.3f}  untrained on fine {e_untrained:.3f}")
+    # the operator kept on its mesh, data and predictions transferred: nested and unrelated meshes
+    e_on = {}
+    for name, ms in (("refined", fine), ("unrelated", MeshSpec("unit_square", 0.17, 0))):
+        prob_o, xo, yo = data(ms, 8, 2)
+        on = model.on_spaces(prob_o.input_space, prob_o.output_space, prob_o.bcs)
+        with torch.no_grad():
+            pred = on(xo.to(model.input_scale.dtype)).double()
+        e_on[name] = FENorm(prob_o.output_space).relative_error(pred, yo).mean().item()
+        bnodes = prob_o.bcs[0].nodes
+        assert pred[:, bnodes].abs().max().item() == 0.0          # exact BCs on the new mesh
+    print(f"coarse {e_coarse:.3f}  moved to fine {e_fine:.3f}  untrained on fine {e_untrained:.3f}  "
+          f"on_spaces {e_on}")
     assert e_coarse < 0.3
     assert e_fine < 3 * e_coarse and e_fine < 0.5 * e_untrained
+    assert e_on["refined"] < 2 * e_coarse and e_on["unrelated"] < 2 * e_coarse
+
+
+def test_with_mesh_refuses_what_cannot_move(darcy_data):
+    mlp = build_spon({**SPEC, "processor": {"kind": "mlp", "width": 8, "depth": 1}})
+    with pytest.raises(ValueError, match="with_mesh: an MLP processor acts on the whole DOF vector"):
+        mlp.with_mesh(MS.refined().to_dict())
+    moments = build_spon({**SPEC, "encoder": "moments"})
+    with pytest.raises(ValueError, match="with_mesh: the 'moments' encoder scales with the cell size"):
+        moments.with_mesh(MS.refined().to_dict())
+    prob = DarcyProblem(MS.refined())
+    with pytest.raises(ValueError, match="bcs: the model keeps Dirichlet data exactly"):
+        mlp.on_spaces(prob.input_space, prob.output_space)
+    with pytest.raises(ValueError, match="U: expected a space of the model's input element"):
+        mlp.on_spaces(prob.output_space, prob.output_space, prob.bcs)
 
 
 def test_physics_only_training_reduces_the_residual(darcy_data):

@@ -2,5 +2,6 @@
 from .checkpoint import load_checkpoint, save_checkpoint
 from .factory import build_spon, spaces_from_spec
 from .spon import SPON
+from .transfer import TransferredSPON
 
-__all__ = ["SPON", "build_spon", "spaces_from_spec", "save_checkpoint", "load_checkpoint"]
+__all__ = ["SPON", "TransferredSPON", "build_spon", "spaces_from_spec", "save_checkpoint", "load_checkpoint"]
