@@ -60,8 +60,8 @@ def fno_on_grid(fno, grid, grid_u):
     def up(t):
         return F.interpolate(t[None, None], size=(n, n), mode="bilinear", align_corners=True)[0, 0]
 
-    other.k_mean, other.k_std, other.u_mean, other.u_std = (up(t) for t in (fno.k_mean, fno.k_std,
-                                                                             fno.u_mean, fno.u_std))
+    stats = (fno.k_mean, fno.k_std, fno.u_mean, fno.u_std)
+    other.k_mean, other.k_std, other.u_mean, other.u_std = (up(t) for t in stats)
     return other
 
 
