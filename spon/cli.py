@@ -123,7 +123,8 @@ def _parser():
 
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on a dataset", argument_default=S,
                        description="Relative FE L2 errors of a checkpoint on a dataset; writes metrics.json, "
-                       "a PNG of the worst sample and a .pvd.")
+                       "a PNG of the worst sample, a .pvd, and every prediction as Firedrake Functions "
+                       "(predictions.h5, CheckpointFile; read with spon.fem.load_functions).")
     e.add_argument("--config", help="TOML or JSON file with any of the options below")
     e.add_argument("--checkpoint", help="checkpoint from `spon train` (required)")
     e.add_argument("--data", help="dataset.h5 (required)")
@@ -285,7 +286,7 @@ def cmd_evaluate(cfg):
     from firedrake.pyplot import tripcolor
 
     from .data import FEDataset
-    from .fem import FENorm, to_functions
+    from .fem import FENorm, save_functions, to_functions
     from .models import load_checkpoint
 
     with _input("--checkpoint"):
@@ -318,6 +319,7 @@ def cmd_evaluate(cfg):
     truth.rename("truth")
     p.rename("prediction")
     fd.VTKFile(str(out / "worst_sample.pvd")).write(truth, p, err)
+    save_functions(out / "predictions.h5", pred, V, name="prediction")
     print(json.dumps(metrics, indent=2))
     return 0
 

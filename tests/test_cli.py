@@ -81,6 +81,9 @@ def test_datagen_train_evaluate_round(tmp_path, capsys):
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["n"] == 12 and metrics["max_boundary_error"] == 0.0
     assert (tmp_path / "eval" / "worst_sample.png").is_file()
+    from spon.fem import load_functions
+    preds = load_functions(tmp_path / "eval" / "predictions.h5", name="prediction")
+    assert len(preds) == 12 and all(abs(float(f.dat.data_ro.max())) > 0 for f in preds)
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -7,6 +7,7 @@ from .decoders import (CoefficientDecoder, Decoder, DirichletDecoder, Divergence
                        MixedDecoder)
 from .encoders import (CoefficientEncoder, Encoder, InterpolationEncoder, L2ProjectionEncoder,
                        MomentEncoder, TransferEncoder)
+from .functions_io import load_functions, save_functions
 from .grid import GridTransfer
 from .layout import SpaceLayout, dof_coordinates
 from .norms import FELoss, FENorm
@@ -21,5 +22,5 @@ __all__ = [
     "Encoder", "CoefficientEncoder", "MomentEncoder", "L2ProjectionEncoder",
     "InterpolationEncoder", "TransferEncoder",
     "Decoder", "CoefficientDecoder", "DirichletDecoder", "DivergenceFreeDecoder", "MixedDecoder",
-    "FENorm", "FELoss", "GridTransfer",
+    "FENorm", "FELoss", "GridTransfer", "save_functions", "load_functions",
 ]

@@ -51,7 +51,11 @@ def check_space(f, V, name: str):
         raise TypeError(f"{name}: expected a firedrake Function on {V}, got {type(f).__name__}")
     W = space()
     if W != V and W.dual() != V:
-        raise ValueError(f"{name}: expected a Function on {_describe(V)}, got one on {_describe(W)}")
+        hint = ""
+        if W.ufl_element() == V.ufl_element() and mesh_of(W) is not mesh_of(V):
+            hint = (" (the same element on another mesh object, for example one loaded from a file: "
+                    "interpolate it into the space, or load it with load_functions(..., V=space))")
+        raise ValueError(f"{name}: expected a Function on {_describe(V)}, got one on {_describe(W)}{hint}")
     return f
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-__all__ = ["MeshSpec", "build_hierarchy", "build_mesh"]
+__all__ = ["MeshSpec", "build_hierarchy", "build_mesh", "save_mesh"]
 
 _built: dict = {}
 
@@ -16,7 +16,11 @@ _built: dict = {}
 @dataclass(frozen=True)
 class MeshSpec:
     """``source`` (a geometry name or file), max size ``h`` of the gmsh base mesh,
-    and ``refinements`` uniform refinements (a Firedrake ``MeshHierarchy``)."""
+    and ``refinements`` uniform refinements (a Firedrake ``MeshHierarchy``).
+
+    ``source`` may also be a Firedrake ``CheckpointFile`` holding the base mesh,
+    written ``"path/to/file.h5#mesh_name"`` (``h`` is then unused): a user's own
+    mesh, stored next to a model's weights (:func:`save_mesh`)."""
     source: str = "unit_square"
     h: float = 0.1
     refinements: int = 0
@@ -50,8 +54,11 @@ def build_hierarchy(spec: MeshSpec, comm=None) -> tuple:
 
     key = (spec.source, float(spec.h), spec.refinements, None if comm is None else id(comm))
     if key not in _built:
-        name = f"{spec.source}_h{spec.h:g}".replace(".", "p").replace("/", "_")
-        base = gmsh_mesh(spec.source, spec.h, name=name, **({} if comm is None else {"comm": comm}))
+        if _checkpointed(spec.source):
+            base = _load_mesh(spec.source, comm)
+        else:
+            name = f"{spec.source}_h{spec.h:g}".replace(".", "p").replace("/", "_")
+            base = gmsh_mesh(spec.source, spec.h, name=name, **({} if comm is None else {"comm": comm}))
         meshes = (base,) if spec.refinements == 0 else tuple(fd.MeshHierarchy(base, spec.refinements))
         _built[key] = meshes
     return _built[key]
@@ -60,3 +67,38 @@ def build_hierarchy(spec: MeshSpec, comm=None) -> tuple:
 def build_mesh(spec: MeshSpec, comm=None):
     """The finest mesh of :func:`build_hierarchy`."""
     return build_hierarchy(spec, comm)[-1]
+
+
+def _checkpointed(source: str) -> bool:
+    return "#" in str(source) and str(source).split("#", 1)[0].endswith(".h5")
+
+
+def _load_mesh(source: str, comm=None):
+    import firedrake as fd
+    from pathlib import Path
+
+    path, name = str(source).split("#", 1)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"source: expected a Firedrake CheckpointFile at {path}, but it does not exist")
+    with fd.CheckpointFile(path, "r", **({} if comm is None else {"comm": comm})) as f:
+        try:
+            return f.load_mesh(name)
+        except Exception as e:
+            raise ValueError(f"source: {path} holds no mesh named {name!r} ({type(e).__name__}: {e})") from None
+
+
+def save_mesh(mesh, path) -> str:
+    """Write ``mesh`` (a base mesh, not a refined level) to a new CheckpointFile at
+    ``path``; return the ``source`` string of a :class:`MeshSpec` that loads it."""
+    import firedrake as fd
+    from pathlib import Path
+
+    from ..atomic import atomic_path
+
+    path = Path(path)
+    if path.suffix != ".h5":
+        raise ValueError(f"path: expected a .h5 file for the CheckpointFile, got {path}")
+    with atomic_path(path, ".h5.tmp") as tmp:
+        with fd.CheckpointFile(str(tmp), "w", comm=mesh.comm) as f:
+            f.save_mesh(mesh)
+    return f"{path}#{mesh.name}"

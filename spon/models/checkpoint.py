@@ -45,10 +45,24 @@ def read_checkpoint(path, fmt: str, what: str = "a spon checkpoint", map_locatio
 
 
 def save_checkpoint(model, path, **extra) -> Path:
-    """Save ``model`` (built by :func:`~spon.models.build_spon`) and ``extra`` state."""
+    """Save ``model`` and ``extra`` state.
+
+    A model built by :func:`~spon.models.build_spon` is saved by its spec. A model
+    built by hand from a user's own mesh and spaces gets one
+    (:func:`~spon.models.factory.spec_from_model`): its base mesh goes into a
+    Firedrake ``CheckpointFile`` next to ``path`` (``<stem>.mesh.h5``), and
+    :func:`load_checkpoint` rebuilds the same spaces from it.
+    """
+    from .factory import spec_from_model
+
+    path = Path(path)
     spec = getattr(model, "spec", None)
     if spec is None:
-        raise ValueError("model: expected a model built by spon.models.build_spon (it has no .spec)")
+        mesh_file = path.with_name(path.stem + ".mesh.h5")
+        spec = spec_from_model(model, mesh_file)
+        model.spec = spec
+        spec = {**spec, "mesh": {**spec["mesh"], "source": mesh_file.name + "#" + spec["mesh"]["source"]
+                                 .split("#", 1)[1]}}          # stored relative to the checkpoint
     return write_checkpoint({"format": FORMAT, "spec": spec, "state_dict": model.state_dict(), **extra}, path)
 
 
@@ -57,7 +71,11 @@ def load_checkpoint(path, map_location="cpu", with_state: bool = False):
     from .factory import build_spon
 
     ckpt = read_checkpoint(path, FORMAT, "a spon checkpoint", map_location)
-    model = build_spon(ckpt["spec"])
+    spec = ckpt["spec"]
+    src = str(spec["mesh"]["source"])
+    if "#" in src and src.split("#", 1)[0].endswith(".h5") and not Path(src.split("#", 1)[0]).is_absolute():
+        spec = {**spec, "mesh": {**spec["mesh"], "source": str(Path(path).parent / src)}}
+    model = build_spon(spec)
     model.load_state_dict(ckpt["state_dict"])
     model.to(map_location)
     return (model, ckpt) if with_state else model

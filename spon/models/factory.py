@@ -24,10 +24,10 @@ import torch
 
 from ..fem.decoders import CoefficientDecoder, DirichletDecoder
 from ..fem.encoders import CoefficientEncoder, InterpolationEncoder, L2ProjectionEncoder, MomentEncoder
-from ..mesh.spec import MeshSpec, build_hierarchy
+from ..mesh.spec import MeshSpec, build_hierarchy, save_mesh
 from ..processors import GraphProcessor, MLPProcessor, MultigridProcessor
 
-__all__ = ["build_spon", "spaces_from_spec"]
+__all__ = ["build_spon", "spaces_from_spec", "spec_from_model"]
 
 _ENCODERS = {"coefficients": None, "moments": MomentEncoder, "l2": L2ProjectionEncoder,
              "interpolate": InterpolationEncoder}
@@ -111,3 +111,76 @@ def _processor(pkind, proc, spec, hier, V):
         family, degree = spec["output"]["family"], int(spec["output"]["degree"])
         return MultigridProcessor([fd.FunctionSpace(m, family, degree) for m in hier[-levels:]], **proc)
     raise ValueError(f"spec['processor']['kind']: expected 'mlp', 'graph' or 'mg', got {pkind!r}")
+
+
+def _element_spec(V, name):
+    if V.value_shape != () or len(V) > 1:
+        raise ValueError(f"model: the {name} space must be scalar to be checkpointed from its spaces, "
+                         f"got {V.ufl_element()}")
+    e = V.ufl_element()
+    return {"family": e.family(), "degree": int(e.degree())}
+
+
+def spec_from_model(model, mesh_path) -> dict:
+    """The spec of a SPON built by hand from a user's own mesh and spaces.
+
+    Writes the base mesh (the coarsest level of its ``MeshHierarchy``, or the
+    mesh itself) to a Firedrake ``CheckpointFile`` at ``mesh_path``; the spec
+    refers to it, so :func:`build_spon` rebuilds the same spaces (a hierarchy
+    refines the same way again) in a fresh process. Raises a ``ValueError``
+    naming what the spec cannot describe (non-scalar spaces, Function-valued or
+    several Dirichlet conditions, encoders or processors of other kinds).
+    """
+    from firedrake.mg.utils import get_level
+
+    from ..fem.decoders import DirichletDecoder
+    from ..processors.graph import GraphProcessor as _G
+
+    U, V = model.encoder.U, model.decoder.V
+    mesh = V.mesh()
+    if U.mesh() is not mesh:
+        raise ValueError("model: expected its input and output spaces on one mesh")
+    if model.encoder.V is not V and type(model.encoder) is not CoefficientEncoder:
+        raise ValueError("model: expected an encoder onto the decoder's space")
+    hierarchy, level = get_level(mesh)
+    if hierarchy is not None and len(hierarchy) != len(hierarchy._meshes):
+        raise ValueError("model: hierarchies with several refinements per level cannot be checkpointed")
+    base = mesh if hierarchy is None else hierarchy[0]
+    kinds = {L2ProjectionEncoder: "l2", MomentEncoder: "moments", InterpolationEncoder: "interpolate",
+             CoefficientEncoder: "coefficients"}
+    if type(model.encoder) not in kinds:
+        raise ValueError(f"model: cannot checkpoint an encoder of kind {type(model.encoder).__name__}")
+    dec = model.decoder
+    if isinstance(dec, DirichletDecoder):
+        if len(dec.bcs) != 1:
+            raise ValueError(f"model: expected one DirichletBC to checkpoint, got {len(dec.bcs)}")
+        bc = dec.bcs[0]
+        try:
+            value = float(bc.function_arg)
+        except Exception:
+            raise ValueError("model: only constant Dirichlet data can be checkpointed (pass per-sample data "
+                             "g to the model instead)") from None
+        sub = bc.sub_domain
+        sub = list(sub) if isinstance(sub, (list, tuple)) else [sub]
+        boundary = "on_boundary" if sub == ["on_boundary"] else [int(b) for b in sub]
+        decoder = {"kind": "dirichlet", "value": value, "boundary": boundary, "lifting": dec.lifting,
+                   "interior": dec.interior}
+    elif type(dec) is CoefficientDecoder:
+        decoder = {"kind": "coefficients"}
+    else:
+        raise ValueError(f"model: cannot checkpoint a decoder of kind {type(dec).__name__}")
+    proc = model.processor
+    hp = dict(getattr(proc, "hparams", {}))
+    if isinstance(proc, MLPProcessor):
+        processor = {"kind": "mlp", **{k: hp[k] for k in ("width", "depth", "activation")}}
+    elif isinstance(proc, MultigridProcessor):
+        processor = {"kind": "mg", **hp}
+    elif isinstance(proc, _G):
+        processor = {"kind": "graph", **hp}
+    else:
+        raise ValueError(f"model: cannot checkpoint a processor of kind {type(proc).__name__}")
+    source = save_mesh(base, mesh_path)
+    return {"mesh": {"source": source, "h": 1.0, "refinements": 0 if hierarchy is None else int(level)},
+            "input": _element_spec(U, "input"), "output": _element_spec(V, "output"),
+            "encoder": kinds[type(model.encoder)], "decoder": decoder, "processor": processor,
+            "dtype": "float32" if model.input_scale.dtype == torch.float32 else "float64"}
