@@ -75,5 +75,3 @@ def load_functions(path, name: str = "u", V=None) -> list:
         raise ValueError(f"V: expected a space of the stored element {out[0].function_space().ufl_element()}, "
                          f"got {V.ufl_element()}")
     return [fd.Function(V, name=name).interpolate(g) for g in out]
-
-
