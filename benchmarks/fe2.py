@@ -12,7 +12,7 @@ quadrature point per macro Newton iteration, warm-started), EquiNO and the MLP
 solve, reaction and stress-field errors, counts, the per-field EquiNO error
 table) and figures next to it.
 
-Run: ``python benchmarks/fe2.py`` (about 15 min on 2 cores).
+Run: ``python benchmarks/fe2.py`` (about 20 min on 2 cores).
 """
 import argparse
 import json
