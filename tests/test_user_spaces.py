@@ -23,16 +23,15 @@ def user_model():
     torch.manual_seed(0)
     model = SPON(L2ProjectionEncoder(U, V), MultigridProcessor(spaces, width=8, coarse_width=8, smooth=1,
                                                                coarse_layers=1), DirichletDecoder(V, bc))
-    x = fd.Function(U)
     rng = np.random.default_rng(0)
     inputs = [fd.Function(U).assign(0) for _ in range(3)]
     for f in inputs:
         f.dat.data[:] = rng.uniform(1, 10, U.dim())
-    return model, U, V, bc, inputs, x
+    return model, U, V, bc, inputs
 
 
 def test_functions_written_with_checkpointfile_read_back_equal(tmp_path, user_model):
-    _, U, V, _, inputs, _ = user_model
+    _, U, V, _, inputs = user_model
     path = save_functions(tmp_path / "k.h5", to_tensor(inputs), U, name="kappa")
     back = load_functions(path, name="kappa")
     assert len(back) == 3 and back[0].function_space().ufl_element() == U.ufl_element()
@@ -45,7 +44,7 @@ def test_functions_written_with_checkpointfile_read_back_equal(tmp_path, user_mo
 
 
 def test_user_space_model_reloads_bit_identical_in_a_fresh_process(tmp_path, user_model):
-    model, U, V, bc, inputs, _ = user_model
+    model, U, V, bc, inputs = user_model
     with torch.no_grad():
         want = model(inputs, as_functions=True)
     save_checkpoint(model, tmp_path / "user.pt")

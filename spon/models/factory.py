@@ -134,7 +134,6 @@ def spec_from_model(model, mesh_path) -> dict:
     from firedrake.mg.utils import get_level
 
     from ..fem.decoders import DirichletDecoder
-    from ..processors.graph import GraphProcessor as _G
 
     U, V = model.encoder.U, model.decoder.V
     mesh = V.mesh()
@@ -175,7 +174,7 @@ def spec_from_model(model, mesh_path) -> dict:
         processor = {"kind": "mlp", **{k: hp[k] for k in ("width", "depth", "activation")}}
     elif isinstance(proc, MultigridProcessor):
         processor = {"kind": "mg", **hp}
-    elif isinstance(proc, _G):
+    elif isinstance(proc, GraphProcessor):
         processor = {"kind": "graph", **hp}
     else:
         raise ValueError(f"model: cannot checkpoint a processor of kind {type(proc).__name__}")
