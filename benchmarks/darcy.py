@@ -79,13 +79,34 @@ class FNOModel:
         from neuralop.models import FNO
 
         torch.manual_seed(seed)
-        self.grid, self.grid_u, self.seed = grid, grid_u, seed
+        self.seed = seed
         self.net = FNO(n_modes=(n_modes, n_modes), in_channels=4, out_channels=1,
                        hidden_channels=hidden_channels, n_layers=4)
+        self._set_grid(grid, grid_u)
+        self.params = sum(p.numel() for p in self.net.parameters())
+
+    def _set_grid(self, grid, grid_u):
+        self.grid, self.grid_u = grid, grid_u
         gx, gy = np.meshgrid(grid.x, grid.y, indexing="xy")
         self.mask = grid.mask.float()
         self.const = torch.stack([torch.as_tensor(gx).float(), torch.as_tensor(gy).float(), self.mask])
-        self.params = sum(p.numel() for p in self.net.parameters())
+
+    def on_grid(self, grid: GridTransfer, grid_u: GridTransfer):
+        """This trained FNO sampling another mesh on ``grid`` (maybe finer: its
+        zero-shot super-resolution). The per-point normalisers are resampled
+        bilinearly to the new grid; the weights are shared."""
+        import copy
+
+        import torch.nn.functional as F
+
+        def up(t):
+            return F.interpolate(t[None, None], size=(grid.n, grid.n), mode="bilinear", align_corners=True)[0, 0]
+
+        other = copy.copy(self)
+        other._set_grid(grid, grid_u)
+        other.k_mean, other.k_std, other.u_mean, other.u_std = (
+            up(t) for t in (self.k_mean, self.k_std, self.u_mean, self.u_std))
+        return other
 
     def _grid_out(self, K):
         k = (self.grid.to_grid_values(K).float() - self.k_mean) / self.k_std

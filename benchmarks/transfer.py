@@ -44,27 +44,6 @@ darcy = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(darcy)
 
 
-def fno_on_grid(fno, grid, grid_u):
-    """The trained FNO sampling another mesh on ``grid`` (maybe finer): maps swapped,
-    per-point normalisers bilinearly resampled to the new grid."""
-    import copy
-
-    import torch.nn.functional as F
-    other = copy.copy(fno)
-    other.grid, other.grid_u = grid, grid_u
-    other.mask = grid.mask.float()
-    gx, gy = torch.meshgrid(torch.as_tensor(grid.x).float(), torch.as_tensor(grid.y).float(), indexing="xy")
-    other.const = torch.stack([gx, gy, other.mask])
-    n = grid.n
-
-    def up(t):
-        return F.interpolate(t[None, None], size=(n, n), mode="bilinear", align_corners=True)[0, 0]
-
-    stats = (fno.k_mean, fno.k_std, fno.u_mean, fno.u_std)
-    other.k_mean, other.k_std, other.u_mean, other.u_std = (up(t) for t in stats)
-    return other
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n-train", type=int, default=200)
@@ -119,10 +98,10 @@ def main(argv=None):
                 moved = mg.model if name == "train" else mg.model.with_mesh(ms.to_dict())
                 row["spon_mg_with_mesh"] = score(torch.cat([moved(x.float()) for x in Xt.split(16)]).double())
         g, gu = GridTransfer(pr.input_space, V, n=dom["grid"]), GridTransfer(V, n=dom["grid"])
-        row["fno_training_grid"] = score(fno_on_grid(fno, g, gu).predict(Xt))
+        row["fno_training_grid"] = score(fno.on_grid(g, gu).predict(Xt))
         n_fine = (dom["grid"] - 1) * grid_factor + 1
         g, gu = GridTransfer(pr.input_space, V, n=n_fine), GridTransfer(V, n=n_fine)
-        row["fno_super_resolution"] = score(fno_on_grid(fno, g, gu).predict(Xt)) | {"grid": n_fine}
+        row["fno_super_resolution"] = score(fno.on_grid(g, gu).predict(Xt)) | {"grid": n_fine}
         rows[name] = row
         print(name, row, flush=True)
 
