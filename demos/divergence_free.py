@@ -1,17 +1,33 @@
-"""Exactly divergence-free outputs: a stream function decoded into Raviart–Thomas.
+r"""
+A divergence-free output
+========================
 
-A network (here: a coordinate MLP with untrained random weights and a random
-latent code per sample, to show that the structure does not depend on
-training) outputs a stream function ψ ∈ CG_k at the DOF coordinates of a gmsh
-mesh of a plate with a hole. The decoder maps them by Firedrake's exact
-discrete curl into u ∈ RT_k, so ``div u = 0`` to round-off — whatever the
-weights are. With a Dirichlet condition ψ = 0 on the boundary, the same
-decoder also gives ``u·n = 0`` there. The script prints ‖div u‖ (and ‖u·n‖ on
-the boundary for the second decoder) for a batch, plots the speed ``|u|``
-with arrows, and writes a .pvd.
+Incompressible flows, magnetic fields and mass fluxes must satisfy
+:math:`\nabla\cdot u = 0`. A penalty only pushes towards it; spon's
+:class:`~spon.fem.DivergenceFreeDecoder` makes it impossible to miss. The
+network outputs a stream function :math:`\psi \in \mathrm{CG}_k`, and the
+decoder applies Firedrake's discrete curl
 
-Run: ``python demos/divergence_free.py`` (seconds).
+.. math::
+
+    u = \operatorname{curl}\psi = \left(\partial_y \psi,\ -\partial_x \psi\right) \in \mathrm{RT}_k .
+
+Since :math:`\operatorname{curl} \mathrm{CG}_k \subset \mathrm{RT}_k` (the
+de Rham complex), the map is exact, and :math:`\nabla\cdot u = 0` to round-off
+*whatever the weights are*. Setting :math:`\psi = 0` on :math:`\partial\Omega`
+also gives :math:`u\cdot n = 0` there.
+
+Here the "network" is a coordinate MLP with untrained random weights and a
+random latent code per sample: the structure does not depend on training.
+
+Run as a script: ``python demos/divergence_free.py`` (seconds).
 """
+
+# %%
+# Settings
+# --------
+# The command line sets the sizes; the defaults are the full run, and the docs
+# build uses small ones (``doc/gallery_settings.py``).
 import argparse
 import os
 from pathlib import Path
@@ -30,52 +46,66 @@ from firedrake.pyplot import quiver, tripcolor  # noqa: E402
 from spon.fem import DivergenceFreeDecoder  # noqa: E402
 from spon.mesh import gmsh_mesh  # noqa: E402
 
+p = argparse.ArgumentParser(description="A stream function decoded into Raviart-Thomas")
+p.add_argument("--h", type=float, default=0.06)
+p.add_argument("--degree", type=int, default=2)
+p.add_argument("--batch", type=int, default=8)
+p.add_argument("--out", type=Path, default=Path("results/divergence_free"))
+args = p.parse_args()
+args.out.mkdir(parents=True, exist_ok=True)
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--h", type=float, default=0.06)
-    p.add_argument("--degree", type=int, default=2)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--out", type=Path, default=Path("results/divergence_free"))
-    a = p.parse_args(argv)
-    a.out.mkdir(parents=True, exist_ok=True)
+# %%
+# Spaces and decoders
+# -------------------
+# A gmsh plate with a hole, the stream-function space
+# :math:`Q = \mathrm{CG}_k` and the flux space :math:`V = \mathrm{RT}_k`. The
+# second decoder also fixes :math:`\psi = 0` on the boundary.
+mesh = gmsh_mesh("plate_with_hole", args.h, name="plate")
+Q, V = fd.FunctionSpace(mesh, "CG", args.degree), fd.FunctionSpace(mesh, "RT", args.degree)
+decoder = DivergenceFreeDecoder(Q, V)
+no_flux = DivergenceFreeDecoder(Q, V, bcs=fd.DirichletBC(Q, 0, "on_boundary"))
 
-    mesh = gmsh_mesh("plate_with_hole", a.h, name="plate")
-    Q, V = fd.FunctionSpace(mesh, "CG", a.degree), fd.FunctionSpace(mesh, "RT", a.degree)
-    decoder = DivergenceFreeDecoder(Q, V)
-    no_flux = DivergenceFreeDecoder(Q, V, bcs=fd.DirichletBC(Q, 0, "on_boundary"))
-    torch.manual_seed(0)
-    X = torch.tensor(fd.Function(fd.VectorFunctionSpace(mesh, "CG", a.degree)).interpolate(
-        fd.SpatialCoordinate(mesh)).dat.data_ro)
-    net = torch.nn.Sequential(torch.nn.Linear(4, 32), torch.nn.Tanh(), torch.nn.Linear(32, 32), torch.nn.Tanh(),
-                              torch.nn.Linear(32, 1)).double()
-    z = torch.randn(a.batch, 1, 2, dtype=torch.float64).expand(-1, X.shape[0], -1)
-    psi = net(torch.cat([3 * X.expand(a.batch, -1, -1), z], dim=-1))[..., 0]   # (batch, DOFs of Q)
-    us = decoder.decode(psi)
-    n = fd.FacetNormal(mesh)
-    ws = no_flux.decode(psi)
-    div = [fd.assemble(fd.div(u) ** 2 * fd.dx) ** 0.5 for u in us + ws]
-    flux = [fd.assemble(fd.dot(w, n) ** 2 * fd.ds) ** 0.5 for w in ws]
-    size = [fd.norm(u) for u in us + ws]
-    print(f"{a.batch} random network outputs decoded into RT{a.degree} ({V.dim()} DOFs) on a plate with a hole:")
-    print(f"  max ‖div u‖_L2 = {max(div):.2e} (min ‖u‖_L2 = {min(size):.2e})")
-    print(f"  with ψ = 0 on ∂Ω: max ‖u·n‖_L2(∂Ω) = {max(flux):.2e}")
+# %%
+# Random network outputs
+# ----------------------
+# The MLP reads the coordinates of the DOFs of :math:`Q` and a latent code
+# :math:`z \in \mathbb{R}^2` per sample, and returns one value per DOF.
+torch.manual_seed(0)
+X = torch.tensor(fd.Function(fd.VectorFunctionSpace(mesh, "CG", args.degree)).interpolate(
+    fd.SpatialCoordinate(mesh)).dat.data_ro)
+net = torch.nn.Sequential(torch.nn.Linear(4, 32), torch.nn.Tanh(), torch.nn.Linear(32, 32), torch.nn.Tanh(),
+                          torch.nn.Linear(32, 1)).double()
+z = torch.randn(args.batch, 1, 2, dtype=torch.float64).expand(-1, X.shape[0], -1)
+psi = net(torch.cat([3 * X.expand(args.batch, -1, -1), z], dim=-1))[..., 0]   # (batch, DOFs of Q)
 
-    u = us[0]
-    speed = fd.Function(fd.FunctionSpace(mesh, "CG", 1), name="speed").interpolate(fd.sqrt(fd.inner(u, u)))
-    fig, ax = plt.subplots(figsize=(6, 5.5))
-    fig.colorbar(tripcolor(speed, axes=ax, cmap="magma"), ax=ax, label="|u|")
-    quiver(fd.Function(fd.VectorFunctionSpace(mesh, "CG", 1)).interpolate(u), axes=ax, cmap="Greys")
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    ax.set_title(f"decoded random flow: ‖div u‖ = {div[0]:.1e}")
-    fig.savefig(a.out / "divergence_free.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    u.rename("u")
-    fd.VTKFile(str(a.out / "divergence_free.pvd")).write(u, speed)
-    print(f"wrote {a.out}/divergence_free.png and divergence_free.pvd")
-    return max(div), max(flux), min(size)
+# %%
+# Decode and measure
+# ------------------
+# We measure :math:`\|\nabla\cdot u\|_{L^2}` against :math:`\|u\|_{L^2}`, and
+# the normal flux :math:`\|u\cdot n\|_{L^2(\partial\Omega)}` of the second decoder.
+us = decoder.decode(psi)
+ws = no_flux.decode(psi)
+n = fd.FacetNormal(mesh)
+div = [fd.assemble(fd.div(u) ** 2 * fd.dx) ** 0.5 for u in us + ws]
+flux = [fd.assemble(fd.dot(w, n) ** 2 * fd.ds) ** 0.5 for w in ws]
+size = [fd.norm(u) for u in us + ws]
+print(f"{args.batch} random network outputs decoded into RT{args.degree} ({V.dim()} DOFs) on a plate with a hole:")
+print(f"  max ‖div u‖_L2 = {max(div):.2e} (min ‖u‖_L2 = {min(size):.2e})")
+print(f"  with ψ = 0 on ∂Ω: max ‖u·n‖_L2(∂Ω) = {max(flux):.2e}")
 
-
-if __name__ == "__main__":
-    main()
+# %%
+# One decoded flow
+# ----------------
+u = us[0]
+speed = fd.Function(fd.FunctionSpace(mesh, "CG", 1), name="speed").interpolate(fd.sqrt(fd.inner(u, u)))
+fig, ax = plt.subplots(figsize=(7, 6))
+fig.colorbar(tripcolor(speed, axes=ax, cmap="magma"), ax=ax, label="|u|")
+quiver(fd.Function(fd.VectorFunctionSpace(mesh, "CG", 1)).interpolate(u), axes=ax, cmap="Greys")
+ax.set_aspect("equal")
+ax.set_axis_off()
+ax.set_title(f"decoded random flow: ‖div u‖ = {div[0]:.1e}")
+fig.savefig(args.out / "divergence_free.png", dpi=110, bbox_inches="tight")
+u.rename("u")
+fd.VTKFile(str(args.out / "divergence_free.pvd")).write(u, speed)
+print("wrote divergence_free.png and divergence_free.pvd to the output folder")
+max_div, max_flux, min_size = max(div), max(flux), min(size)

@@ -65,3 +65,20 @@ def newton_order(res, floor=1e-12):
          if r[k + 1] > floor and r[k] < r[k - 1]]
     assert p, f"too few iterations above round-off to estimate an order: {list(res)}"
     return max(p)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--built-docs", default=None,
+                     help="a built HTML tree (doc/_build/html) to check; `make docs` passes it")
+
+
+@pytest.fixture(scope="session")
+def built_docs(request):
+    from pathlib import Path
+    path = request.config.getoption("--built-docs")
+    if path is None:
+        pytest.skip("no --built-docs given (`make docs` checks the pages it built)")
+    path = Path(path)
+    if not (path / "index.html").is_file():
+        pytest.fail(f"--built-docs: {path} holds no index.html")
+    return path
