@@ -94,6 +94,7 @@ fd.solve(fd.inner(fd.grad(w), fd.grad(v)) * fd.dx == f0 * v * fd.dx, u0, bcs=bc)
 trainer = Trainer(model, epochs=args.epochs, batch_size=4, lr=3e-3, desc="physics only")
 history = trainer.fit((F[:args.n_train], None), physics=physics, output_scale=float(u0.dat.data_ro.std()))
 
+
 # %%
 # Score against Newton solves, and against labels
 # -----------------------------------------------
