@@ -229,9 +229,6 @@ def cmd_train(cfg):
     with _input("--data"):
         ds = FEDataset(cfg["data"])
     meta = ds.meta
-    if meta.get("output_element", {}).get("value_shape"):
-        raise UsageError(f"--data: {cfg['data']} has vector-valued outputs; `spon train` handles scalar "
-                         "problems (poisson, darcy) so far")
     if not 0 < cfg["test_fraction"] < 1:
         raise UsageError(f"--test-fraction: expected a number in (0, 1), got {cfg['test_fraction']}")
     for opt in ("epochs", "batch_size", "width"):
@@ -247,7 +244,8 @@ def cmd_train(cfg):
     if cfg["processor"] == "mlp":
         proc["depth"] = 2
     spec = {"mesh": meta["mesh"], "input": _elem(meta, "input"), "output": _elem(meta, "output"),
-            "encoder": "l2", "decoder": {"kind": "dirichlet", "value": 0.0, "boundary": "on_boundary"},
+            "encoder": "l2", "decoder": {"kind": "dirichlet", **meta.get("dirichlet", {"value": 0.0,
+                                                                                      "boundary": "on_boundary"})},
             "processor": proc, "dtype": cfg["dtype"], "seed": cfg["seed"]}
     with _input("--data"):   # the dataset's mesh and elements
         model = build_spon(spec)
@@ -274,7 +272,17 @@ def _elem(meta, which):
     e = meta.get(f"{which}_element")
     if e is None:
         raise UsageError(f"--data: the dataset does not record its {which} element (regenerate it with spon datagen)")
-    return {"family": e["family"], "degree": e["degree"]}
+    out = {"family": e["family"], "degree": e["degree"]}
+    return {**out, "shape": list(e["value_shape"])} if e.get("value_shape") else out
+
+
+def _plottable(f):
+    """``f`` itself, or the magnitude of a vector Function (for tripcolor)."""
+    import firedrake as fd
+    if f.function_space().value_shape == ():
+        return f
+    return fd.Function(fd.FunctionSpace(f.function_space().mesh(), "CG", 1), name=f"|{f.name()}|").interpolate(
+        fd.sqrt(fd.inner(f, f)))
 
 
 def cmd_evaluate(cfg):
@@ -296,7 +304,7 @@ def cmd_evaluate(cfg):
         ds.check_spaces(model.encoder.U, model.decoder.V)
     with torch.no_grad():
         dt = model.input_scale.dtype
-        pred = torch.cat([model(x.to(dt)) for x in ds.inputs.split(64)]).double()
+        pred = torch.cat([model(x.to(dt)) for x in ds.inputs.split(64)]).double().reshape(len(ds), -1)
     rel = FENorm(model.decoder.V).relative_error(pred, ds.outputs)
     bnd = model.decoder.boundary_dofs if hasattr(model.decoder, "boundary_dofs") else None
     metrics = {"n": len(ds), "rel_l2_mean": rel.mean().item(), "rel_l2_median": rel.median().item(),
@@ -310,8 +318,8 @@ def cmd_evaluate(cfg):
     err = fd.Function(V, name="error").assign(p - truth)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     for ax, f, title in zip(axes, (truth, p, err), ("truth", "prediction", "error")):
-        fig.colorbar(tripcolor(f, axes=ax), ax=ax)
-        ax.set_title(title)
+        fig.colorbar(tripcolor(_plottable(f), axes=ax), ax=ax)
+        ax.set_title(title if V.value_shape == () else f"|{title}|")
         ax.set_aspect("equal")
         ax.set_axis_off()
     fig.suptitle(f"worst sample {i}: relative L2 error {rel[i]:.2e}")

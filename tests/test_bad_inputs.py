@@ -128,10 +128,13 @@ def test_processor_parameters():
         MLPProcessor(4, 4, width=0)
 
 
-def test_graph_on_vector_space(spaces):
+def test_graph_on_mixed_space_or_wrong_dimension(spaces):
     from spon.processors import GraphProcessor
-    with pytest.raises(ValueError, match=r"V: expected a scalar space for the DOF graph"):
-        GraphProcessor(spaces["vector"])
+    with pytest.raises(ValueError, match=r"V: expected a scalar, vector or tensor space, got a mixed space"):
+        GraphProcessor(spaces["mixed"])
+    P = GraphProcessor(spaces["vector"], width=4, layers=1)
+    with pytest.raises(ValueError, match=r"V: expected a space on a 2D mesh, got 3D"):
+        P.bind(fd.VectorFunctionSpace(fd.UnitCubeMesh(1, 1, 1), "CG", 1))
 
 
 def test_mesh_spec():

@@ -86,6 +86,22 @@ def test_datagen_train_evaluate_round(tmp_path, capsys):
     assert len(preds) == 12 and all(abs(float(f.dat.data_ro.max())) > 0 for f in preds)
 
 
+def test_vector_dataset_round(tmp_path, capsys):
+    """Elasticity (vector displacement, clamped on boundary 1): datagen, train, evaluate."""
+    data = str(tmp_path / "data" / "dataset.h5")
+    assert main(["datagen", "--problem", "elasticity", "--h", "0.3", "--refinements", "1", "--n", "8",
+                 "--out", str(tmp_path / "data")]) == 0
+    assert main(["train", "--data", data, "--processor", "mg", "--width", "8", "--epochs", "2",
+                 "--out", str(tmp_path / "train")]) == 0
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "train" / "last.pt"), "--data", data,
+                 "--out", str(tmp_path / "eval")]) == 0
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["n"] == 8 and metrics["max_boundary_error"] == 0.0
+    from spon.models import load_checkpoint
+    model = load_checkpoint(tmp_path / "train" / "last.pt")
+    assert model.decoder.V.value_shape == (2,) and model.spec["decoder"]["boundary"] == [1]
+
+
 @pytest.mark.parametrize("argv,message", [
     (["train"], "--data: required"),
     (["train", "--data", "/nonexistent/d.h5"], "path: expected an spon HDF5 dataset"),

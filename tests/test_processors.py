@@ -109,3 +109,77 @@ def test_vcycle_levels_and_rebinding(hierarchy_spaces):
         P.bind(hierarchy_spaces[1:])
     with pytest.raises(ValueError, match=r"spaces: expected at least 2 levels"):
         MultigridProcessor(hierarchy_spaces[:1])
+
+
+def _same_mesh_two_numberings(h=0.25):
+    from spon.mesh.gmsh_io import generate_msh
+    path = str(generate_msh("unit_square", h))
+    return fd.Mesh(path, reorder=True, name="renumbered"), fd.Mesh(path, reorder=False, name="file_order")
+
+
+def _by_position(V, values):
+    """Values ``(batch, nodes, c)`` sorted by node position, so two numberings compare."""
+    from spon.fem import dof_coordinates
+    X = dof_coordinates(V)
+    order = np.lexsort((X[:, 1].round(12), X[:, 0].round(12)))
+    return values[:, order]
+
+
+@pytest.mark.parametrize("kind", ["graph", "mg"])
+@pytest.mark.parametrize("shape", [(), (2,)])
+def test_prediction_is_independent_of_the_dof_numbering(kind, shape):
+    """The same weights on the same mesh numbered two ways give the same field: the
+    processors see only graphs, coordinates and transfers, never DOF positions."""
+    from spon.fem import dof_coordinates
+    bases = _same_mesh_two_numberings()
+    X = [dof_coordinates(fd.FunctionSpace(b, "CG", 1)) for b in bases]
+    assert X[0].shape == X[1].shape and not np.allclose(X[0], X[1])      # two different numberings
+    outs = []
+    for base in bases:
+        meshes = fd.MeshHierarchy(base, 1) if kind == "mg" else [base]
+        spaces = [fd.FunctionSpace(m, "CG", 1) if shape == () else fd.VectorFunctionSpace(m, "CG", 1)
+                  for m in meshes]
+        V = spaces[-1]
+        x, y = fd.SpatialCoordinate(V.mesh())
+        expr = fd.sin(3 * x) * fd.cos(2 * y) if shape == () else fd.as_vector([fd.sin(3 * x), x * y])
+        f = torch.as_tensor(fd.Function(V).interpolate(expr).dat.data_ro.copy()).reshape(1, -1)
+        torch.manual_seed(0)
+        proc = (GraphProcessor(V, width=8, layers=2) if kind == "graph" else
+                MultigridProcessor(spaces, width=8, coarse_width=8, smooth=1, coarse_layers=1)).double()
+        with torch.no_grad():
+            out = proc(f).reshape(1, f.shape[1] // max(1, int(np.prod(shape))), -1)
+        outs.append(_by_position(fd.FunctionSpace(V.mesh(), "CG", 1), out))
+    assert torch.allclose(outs[0], outs[1], atol=1e-12, rtol=0)
+
+
+def test_vector_channels_are_node_blocked():
+    """A vector space's components are the channels of one node: swapping the two
+    components of the input and of the lift weights leaves the prediction unchanged."""
+    mesh = fd.UnitSquareMesh(4, 4)
+    V = fd.VectorFunctionSpace(mesh, "CG", 1)
+    proc = GraphProcessor(V, width=8, layers=1).double()
+    assert proc.hparams["in_channels"] == proc.hparams["out_channels"] == 2
+    x = torch.randn(2, V.dim(), dtype=torch.float64)
+    with torch.no_grad():
+        y = proc(x).reshape(2, -1, 2)
+        lin = proc.lift[0]
+        lin.weight[:, [0, 1]] = lin.weight[:, [1, 0]].clone()
+        y_swapped = proc(x.reshape(2, -1, 2).flip(-1).reshape(2, -1)).reshape(2, -1, 2)
+    assert torch.allclose(y, y_swapped, atol=1e-12)
+
+
+def test_3d_transfers_reproduce_linear_functions_exactly():
+    hierarchy = fd.MeshHierarchy(fd.UnitCubeMesh(2, 2, 2), 2)
+    spaces = [fd.FunctionSpace(m, "CG", 1) for m in hierarchy]
+    for Vc, Vf in zip(spaces[:-1], spaces[1:]):
+        T = Transfer(Vc, Vf)
+        lin = [fd.Function(V).interpolate(1 + 2 * fd.SpatialCoordinate(V.mesh())[0]
+                                          - fd.SpatialCoordinate(V.mesh())[2]) for V in (Vc, Vf)]
+        c, f = (torch.as_tensor(u.dat.data_ro.copy()).reshape(1, -1, 1) for u in lin)
+        assert torch.allclose(T.prolong(c), f, atol=1e-12)
+        ones = torch.ones(1, Vf.dim(), 1, dtype=torch.float64)
+        assert torch.allclose(T.restrict(ones), torch.ones(1, Vc.dim(), 1, dtype=torch.float64), atol=1e-12)
+    proc = MultigridProcessor(spaces, width=8, coarse_width=8, smooth=1, coarse_layers=1).double()
+    assert proc(torch.randn(2, spaces[-1].dim(), dtype=torch.float64)).shape == (2, spaces[-1].dim())
+    Vv = fd.VectorFunctionSpace(hierarchy[-1], "CG", 1)
+    assert GraphProcessor(Vv, width=8, layers=1)(torch.zeros(1, Vv.dim())).shape == (1, Vv.dim())

@@ -78,3 +78,24 @@ def test_what_a_spec_cannot_describe_is_refused(tmp_path):
     with pytest.raises(ValueError, match="only constant Dirichlet data can be checkpointed"):
         save_checkpoint(model, tmp_path / "m.pt")
     assert not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.parametrize("processor", ["mg", "graph"])
+def test_vector_user_model_round_trips(tmp_path, processor):
+    """A displacement model on a user's vector spaces (clamped on boundary 1) reloads equal."""
+    hierarchy = fd.MeshHierarchy(fd.UnitSquareMesh(3, 3, name="vec_base"), 1)
+    spaces = [fd.VectorFunctionSpace(m, "CG", 1) for m in hierarchy]
+    V = spaces[-1]
+    bc = fd.DirichletBC(V, fd.Constant((0.0, 0.0)), 1)
+    torch.manual_seed(0)
+    proc = (MultigridProcessor(spaces, width=8, coarse_width=8, smooth=1, coarse_layers=1) if processor == "mg"
+            else GraphProcessor(V, width=8, layers=1))
+    model = SPON(L2ProjectionEncoder(V, V), proc, DirichletDecoder(V, bc))
+    x = torch.randn(2, V.dim(), dtype=torch.float64)
+    save_checkpoint(model, tmp_path / "vec.pt")
+    again = load_checkpoint(tmp_path / "vec.pt")
+    assert again.spec["output"] == {"family": "Lagrange", "degree": 1, "shape": [2]}
+    assert again.spec["decoder"]["value"] == [0.0, 0.0] and again.spec["decoder"]["boundary"] == [1]
+    with torch.no_grad():
+        assert torch.equal(again(x), model(x))
+        assert again(x).reshape(2, -1)[:, again.decoder.boundary_dofs].abs().max() == 0

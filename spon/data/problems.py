@@ -27,6 +27,8 @@ class Problem:
     """
 
     name = "problem"
+    #: where the output's Dirichlet data (zero) are prescribed: a model's decoder keeps them exactly
+    dirichlet_boundary = "on_boundary"
 
     def __init__(self, mesh_spec: MeshSpec, comm=None, **params):
         self.mesh_spec = mesh_spec
@@ -34,7 +36,8 @@ class Problem:
         self.params = params
 
     def metadata(self) -> dict:
-        return {"problem": self.name, "mesh": self.mesh_spec.to_dict(), "params": dict(self.params)}
+        return {"problem": self.name, "mesh": self.mesh_spec.to_dict(), "params": dict(self.params),
+                "dirichlet": {"value": 0.0, "boundary": self.dirichlet_boundary}}
 
     def sample_inputs(self, n: int, seed: int, start: int | None = None) -> torch.Tensor:
         """``n`` random inputs; with ``start``, samples ``start … start+n-1`` of a set
@@ -158,6 +161,7 @@ class ElasticityProblem(Problem):
         V = fd.VectorFunctionSpace(self.mesh, "CG", degree)
         S = fd.FunctionSpace(self.mesh, "CG", 1)
         self.output_space = V
+        self.dirichlet_boundary = [int(c) for c in (clamp if isinstance(clamp, (list, tuple)) else [clamp])]
         self.bcs = [fd.DirichletBC(V, fd.as_vector([0.0, 0.0]), clamp)]
         self._grf = MaternGRF(S, length_scale, smoothness, 1.0)
         u, v = fd.TrialFunction(V), fd.TestFunction(V)

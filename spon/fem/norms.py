@@ -58,10 +58,10 @@ class FENorm(FEModule):
 
     def relative_error(self, pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
         """``‖pred - true‖ / ‖true‖`` per sample."""
-        self.layout.check(pred, "pred", dtype=self.dtype, device=self.device)
-        self.layout.check(true, "true", dtype=self.dtype, device=self.device)
-        if pred.shape != true.shape:
-            raise ValueError(f"pred: expected the shape of true {tuple(true.shape)}, got {tuple(pred.shape)}")
+        pred = self.layout.flat(self.layout.check(pred, "pred", dtype=self.dtype, device=self.device))
+        true = self.layout.flat(self.layout.check(true, "true", dtype=self.dtype, device=self.device))
+        if pred.shape[0] != true.shape[0]:
+            raise ValueError(f"pred: expected the batch size of true ({true.shape[0]}), got {pred.shape[0]}")
         num = self.squared(pred - true, "pred - true")
         den = self.squared(true, "true")
         return (num / den.clamp_min(torch.finfo(den.dtype).tiny)).clamp_min(0).sqrt()
@@ -77,8 +77,9 @@ class FELoss(FEModule):
         self.relative = relative
 
     def forward(self, pred, true):
-        self.norm.layout.check(pred, "pred", dtype=self.dtype, device=self.device)
-        check_tensor(true, "true", shape=tuple(pred.shape[1:]), dtype=self.dtype, device=self.device)
+        lay = self.norm.layout
+        pred = lay.flat(lay.check(pred, "pred", dtype=self.dtype, device=self.device))
+        true = lay.flat(lay.check(true, "true", dtype=self.dtype, device=self.device))  # flat or natural, each
         err = self.norm.squared(pred - true, "pred - true")
         if self.relative:
             err = err / self.norm.squared(true, "true").clamp_min(torch.finfo(err.dtype).tiny)

@@ -20,12 +20,14 @@ from __future__ import annotations
 import copy
 
 import firedrake as fd
+import numpy as np
 import torch
 
 from ..fem.decoders import CoefficientDecoder, DirichletDecoder
 from ..fem.encoders import CoefficientEncoder, InterpolationEncoder, L2ProjectionEncoder, MomentEncoder
 from ..mesh.spec import MeshSpec, build_hierarchy, save_mesh
 from ..processors import GraphProcessor, MLPProcessor, MultigridProcessor
+from ..processors.graph import block_size
 
 __all__ = ["build_spon", "spaces_from_spec", "spec_from_model"]
 
@@ -35,10 +37,30 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def _space(mesh, d, name):
+    """``{"family", "degree"}`` and optionally ``"shape"``: ``[n]`` a vector, ``[n, m]`` a tensor space."""
     try:
-        return fd.FunctionSpace(mesh, d["family"], int(d["degree"]))
-    except (KeyError, TypeError) as e:
-        raise ValueError(f"spec[{name!r}]: expected {{'family': ..., 'degree': ...}}, got {d!r}") from e
+        family, degree, shape = d["family"], int(d["degree"]), tuple(int(n) for n in d.get("shape", ()))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"spec[{name!r}]: expected {{'family': ..., 'degree': ..., 'shape': [...] (optional)}}, "
+                         f"got {d!r}") from e
+    if len(shape) == 0:
+        return fd.FunctionSpace(mesh, family, degree)
+    if len(shape) == 1:
+        return fd.VectorFunctionSpace(mesh, family, degree, dim=shape[0])
+    if len(shape) == 2:
+        return fd.TensorFunctionSpace(mesh, family, degree, shape=shape)
+    raise ValueError(f"spec[{name!r}]['shape']: expected [], [n] or [n, m], got {list(shape)}")
+
+
+def _dirichlet_value(value, V):
+    """A float for scalar spaces; a vector Constant for vector spaces (a float is repeated)."""
+    shape = V.value_shape
+    if isinstance(value, (list, tuple)):
+        if len(shape) != 1 or len(value) != shape[0]:
+            raise ValueError(f"spec['decoder']['value']: expected a float or {shape[0] if shape else 1} "
+                             f"values for the output space of shape {shape}, got {value!r}")
+        return fd.Constant(tuple(float(v) for v in value))
+    return float(value) if shape == () else fd.Constant((float(value),) * int(shape[0]))
 
 
 def spaces_from_spec(spec: dict):
@@ -76,7 +98,10 @@ def build_spon(spec: dict):
             if not asked <= valid:
                 raise ValueError(f"spec['decoder']['boundary']: markers {sorted(asked - valid)} are not on the "
                                  f"mesh; expected 'on_boundary' or some of {sorted(valid)}")
-        bc = fd.DirichletBC(V, float(dec.get("value", 0.0)), boundary)
+        if len(V.value_shape) > 1:
+            raise ValueError(f"spec['decoder']: a Dirichlet decoder needs a scalar or vector output space, "
+                             f"got shape {V.value_shape}")
+        bc = fd.DirichletBC(V, _dirichlet_value(dec.get("value", 0.0), V), boundary)
         decoder = DirichletDecoder(V, bc, lifting=dec.get("lifting", "boundary"),
                                    interior=dec.get("interior", "values"))
     elif kind == "coefficients":
@@ -109,16 +134,22 @@ def _processor(pkind, proc, spec, hier, V):
             raise ValueError(f"spec['processor']['levels']: the mesh has {len(hier)} levels, asked for {levels}")
         spec["processor"]["levels"] = levels  # fixed from now on, so the model can move meshes
         family, degree = spec["output"]["family"], int(spec["output"]["degree"])
+        # the levels' node graphs are scalar; a vector output's components are channels
+        c = block_size(V)
+        proc = {"in_channels": c, "out_channels": c, **proc}
         return MultigridProcessor([fd.FunctionSpace(m, family, degree) for m in hier[-levels:]], **proc)
     raise ValueError(f"spec['processor']['kind']: expected 'mlp', 'graph' or 'mg', got {pkind!r}")
 
 
 def _element_spec(V, name):
-    if V.value_shape != () or len(V) > 1:
-        raise ValueError(f"model: the {name} space must be scalar to be checkpointed from its spaces, "
-                         f"got {V.ufl_element()}")
+    if len(V) > 1:
+        raise ValueError(f"model: the {name} space must be scalar, vector or tensor to be checkpointed from its "
+                         f"spaces, got {V.ufl_element()}")
     e = V.ufl_element()
-    return {"family": e.family(), "degree": int(e.degree())}
+    if V.value_shape != ():
+        e = e.sub_elements[0]
+    out = {"family": e.family(), "degree": int(e.degree())}
+    return out if V.value_shape == () else {**out, "shape": list(V.value_shape)}
 
 
 def spec_from_model(model, mesh_path) -> dict:
@@ -155,7 +186,15 @@ def spec_from_model(model, mesh_path) -> dict:
             raise ValueError(f"model: expected one DirichletBC to checkpoint, got {len(dec.bcs)}")
         bc = dec.bcs[0]
         try:
-            value = float(bc.function_arg)
+            value = bc.function_arg
+            if V.value_shape == ():
+                value = float(value)
+            else:                          # Firedrake keeps vector data as a Function: constant if all rows agree
+                rows = value.dat.data_ro.reshape(-1, V.value_shape[0]) if hasattr(value, "dat") else \
+                    np.asarray(value.values()).reshape(1, -1)
+                if not np.all(rows == rows[0]):
+                    raise ValueError("not constant")
+                value = [float(v) for v in rows[0]]
         except Exception:
             raise ValueError("model: only constant Dirichlet data can be checkpointed (pass per-sample data "
                              "g to the model instead)") from None

@@ -8,6 +8,7 @@ per node or per edge, so a trained processor runs on any mesh of the domain
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -15,20 +16,40 @@ from ..fem import assembly
 from ..fem.layout import dof_coordinates
 from ..fem.module import FEModule
 
-__all__ = ["DOFGraph", "MessagePassing", "GlobalKernel", "GraphProcessor"]
+__all__ = ["DOFGraph", "MessagePassing", "GlobalKernel", "GraphProcessor", "scalar_space", "block_size"]
+
+
+def scalar_space(V):
+    """The scalar space of ``V``'s nodes: ``V`` itself, or the space of one component
+    of a vector or tensor space (same nodes, same DOF order of the nodes)."""
+    import firedrake as fd
+
+    if len(V) > 1:
+        raise ValueError(f"V: expected a scalar, vector or tensor space, got a mixed space with {len(V)} parts "
+                         "(build one processor per subspace, or one on the shared node graph)")
+    if V.value_shape == ():
+        return V
+    return fd.FunctionSpace(V.mesh(), V.ufl_element().sub_elements[0])
+
+
+def block_size(V) -> int:
+    """Values per node: 1 for scalar spaces, 2 or 3 for vectors, 4 or 9 for tensors."""
+    return int(np.prod(V.value_shape, dtype=int))
 
 
 class DOFGraph(FEModule):
-    """The DOF graph of a scalar space ``V``: ``edge_index`` (2, E) as (source, target),
-    ``edge_attr`` (E, 3) = ``((x_s - x_t)/h̄, |x_s - x_t|/h̄)``, ``coords`` (N, 2), and the
-    in-degree. Buffers are not persistent: they are rebuilt from ``V``."""
+    """The DOF graph of the nodes of ``V`` (scalar, vector or tensor, 2D or 3D):
+    ``edge_index`` (2, E) as (source, target), ``edge_attr`` (E, d + 1) =
+    ``((x_s - x_t)/h̄, |x_s - x_t|/h̄)``, ``coords`` (N, d), and the in-degree. The
+    components of a vector space's node travel together (node-blocked channels).
+    Buffers are not persistent: they are rebuilt from ``V``."""
 
     def __init__(self, V):
         super().__init__()
-        if V.value_shape != ():
-            raise ValueError(f"V: expected a scalar space for the DOF graph, got value shape {V.value_shape}")
-        if V.mesh().geometric_dimension != 2:
-            raise ValueError(f"V: expected a space on a 2D mesh, got dimension {V.mesh().geometric_dimension}")
+        V = scalar_space(V)
+        dim = V.mesh().geometric_dimension
+        if dim not in (2, 3):
+            raise ValueError(f"V: expected a space on a 2D or 3D mesh, got dimension {dim}")
         A = assembly.mass_matrix(V)
         idx = A.indices()
         off = idx[0] != idx[1]
@@ -37,7 +58,7 @@ class DOFGraph(FEModule):
         d = X[src] - X[dst]
         length = d.norm(dim=1, keepdim=True)
         hbar = length.mean()
-        self.n_nodes, self.h = X.shape[0], float(hbar)
+        self.n_nodes, self.h, self.dim = X.shape[0], float(hbar), dim
         self.register_buffer("edge_index", torch.stack([src, dst]), persistent=False)
         self.register_buffer("edge_attr", torch.cat([d / hbar, length / hbar], dim=1), persistent=False)
         self.register_buffer("coords", X, persistent=False)
@@ -77,10 +98,10 @@ class GlobalKernel(nn.Module):
     same function of the field on any mesh of the domain.
     """
 
-    def __init__(self, width: int, rank: int = 16, hidden: int = 32):
+    def __init__(self, width: int, rank: int = 16, hidden: int = 32, dim: int = 2):
         super().__init__()
-        self.a = nn.Sequential(nn.Linear(2, hidden), nn.GELU(), nn.Linear(hidden, rank))
-        self.b = nn.Sequential(nn.Linear(2, hidden), nn.GELU(), nn.Linear(hidden, rank))
+        self.a = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, rank))
+        self.b = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, rank))
         self.mix = nn.Linear(width, width)
 
     def forward(self, h: torch.Tensor, graph: DOFGraph) -> torch.Tensor:
@@ -92,7 +113,8 @@ class GlobalKernel(nn.Module):
 
 class GraphProcessor(nn.Module):
     """``(batch, N·c_in) -> (batch, N·c_out)`` by ``layers`` rounds of message passing
-    on the DOF graph of the scalar space ``V``.
+    on the DOF graph of ``V``'s nodes. The channels default to the values per node
+    of ``V`` (1 for scalars, the components of a vector space, node-blocked).
 
     Examples
     --------
@@ -103,16 +125,23 @@ class GraphProcessor(nn.Module):
     torch.Size([3, 25])
     """
 
-    def __init__(self, V, in_channels: int = 1, out_channels: int = 1, width: int = 32, layers: int = 4):
+    def __init__(self, V, in_channels: int | None = None, out_channels: int | None = None, width: int = 32,
+                 layers: int = 4):
         super().__init__()
+        c = block_size(V)
+        in_channels, out_channels = in_channels or c, out_channels or c
+        dim = V.mesh().geometric_dimension
         self.hparams = dict(in_channels=in_channels, out_channels=out_channels, width=width, layers=layers)
-        self.lift = nn.Sequential(nn.Linear(in_channels + 2, width), nn.GELU(), nn.Linear(width, width))
-        self.layers = nn.ModuleList(MessagePassing(width) for _ in range(layers))
+        self.dim = dim
+        self.lift = nn.Sequential(nn.Linear(in_channels + dim, width), nn.GELU(), nn.Linear(width, width))
+        self.layers = nn.ModuleList(MessagePassing(width, edge_dim=dim + 1) for _ in range(layers))
         self.project = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, out_channels))
         self.bind(V)
 
     def bind(self, V) -> "GraphProcessor":
         """Run on the DOF graph of ``V`` (another mesh of the domain); weights are kept."""
+        if V.mesh().geometric_dimension != self.dim:
+            raise ValueError(f"V: expected a space on a {self.dim}D mesh, got {V.mesh().geometric_dimension}D")
         p = next(self.parameters())
         self.graph = DOFGraph(V).to(p.device)
         return self

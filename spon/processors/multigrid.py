@@ -17,18 +17,19 @@ from torch import nn
 from ..fem import assembly
 from ..fem.module import FEModule
 from ..fem.sparse import spmv
-from .graph import DOFGraph, GlobalKernel, MessagePassing
+from .graph import DOFGraph, GlobalKernel, MessagePassing, block_size, scalar_space
 
 __all__ = ["Transfer", "MultigridProcessor"]
 
 
 class Transfer(FEModule):
-    """Prolongation ``P`` (fine × coarse) between nested scalar spaces and the
-    averaging restriction ``R = D⁻¹ Pᵀ``, acting on ``(batch, nodes, channels)``."""
+    """Prolongation ``P`` (fine × coarse) between the nodes of nested spaces and the
+    averaging restriction ``R = D⁻¹ Pᵀ``, acting on ``(batch, nodes, channels)``
+    (the components of a vector space are channels)."""
 
     def __init__(self, V_coarse, V_fine):
         super().__init__()
-        P = assembly.interpolation_matrix(V_coarse, V_fine)
+        P = assembly.interpolation_matrix(scalar_space(V_coarse), scalar_space(V_fine))
         Pt = P.t().coalesce()
         rowsum = torch.sparse.sum(Pt, dim=1).to_dense()
         idx = Pt.indices()
@@ -54,29 +55,36 @@ class MultigridProcessor(nn.Module):
 
     Parameters
     ----------
-    spaces : sequence of scalar CG spaces on the levels of a ``MeshHierarchy``,
-        coarsest first (at least 2; 3 or more for a real V-cycle).
+    spaces : sequence of CG spaces (scalar, or vector with node-blocked
+        channels) on the levels of a ``MeshHierarchy`` in 2D or 3D, coarsest first
+        (at least 2; 3 or more for a real V-cycle).
+    in_channels, out_channels : values per node (default: those of the spaces).
     width : channels on the fine levels; ``coarse_width`` on the coarsest.
     smooth : message-passing layers per pre- and per post-smoothing step.
     coarse_layers : message-passing layers on the coarsest level.
     """
 
-    def __init__(self, spaces, in_channels: int = 1, out_channels: int = 1, width: int = 32,
+    def __init__(self, spaces, in_channels: int | None = None, out_channels: int | None = None, width: int = 32,
                  coarse_width: int = 64, smooth: int = 2, coarse_layers: int = 4):
         super().__init__()
         spaces = list(spaces)
         if len(spaces) < 2:
             raise ValueError(f"spaces: expected at least 2 levels (coarsest first), got {len(spaces)}")
+        c = block_size(spaces[-1])
+        in_channels, out_channels = in_channels or c, out_channels or c
+        dim = self.dim = spaces[-1].mesh().geometric_dimension
         self.hparams = dict(levels=len(spaces), in_channels=in_channels, out_channels=out_channels,
                             width=width, coarse_width=coarse_width, smooth=smooth, coarse_layers=coarse_layers)
         L = len(spaces)
-        self.lift = nn.Sequential(nn.Linear(in_channels + 2, width), nn.GELU(), nn.Linear(width, width))
-        self.pre = nn.ModuleList(nn.ModuleList(MessagePassing(width) for _ in range(smooth)) for _ in range(L - 1))
-        self.post = nn.ModuleList(nn.ModuleList(MessagePassing(width) for _ in range(smooth)) for _ in range(L - 1))
+        self.lift = nn.Sequential(nn.Linear(in_channels + dim, width), nn.GELU(), nn.Linear(width, width))
+        self.pre = nn.ModuleList(nn.ModuleList(MessagePassing(width, dim + 1) for _ in range(smooth))
+                                 for _ in range(L - 1))
+        self.post = nn.ModuleList(nn.ModuleList(MessagePassing(width, dim + 1) for _ in range(smooth))
+                                  for _ in range(L - 1))
         self.skip = nn.ModuleList(nn.Linear(2 * width, width) for _ in range(L - 1))
         self.to_coarse, self.from_coarse = nn.Linear(width, coarse_width), nn.Linear(coarse_width, width)
-        self.coarse = nn.ModuleList(MessagePassing(coarse_width) for _ in range(coarse_layers))
-        self.coarse_global = nn.ModuleList(GlobalKernel(coarse_width) for _ in range(coarse_layers))
+        self.coarse = nn.ModuleList(MessagePassing(coarse_width, dim + 1) for _ in range(coarse_layers))
+        self.coarse_global = nn.ModuleList(GlobalKernel(coarse_width, dim=dim) for _ in range(coarse_layers))
         self.project = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, out_channels))
         self.bind(spaces)
 
@@ -85,6 +93,9 @@ class MultigridProcessor(nn.Module):
         spaces = list(spaces)
         if len(spaces) != self.hparams["levels"]:
             raise ValueError(f"spaces: expected {self.hparams['levels']} levels, got {len(spaces)}")
+        if spaces[-1].mesh().geometric_dimension != self.dim:
+            raise ValueError(f"spaces: expected spaces on {self.dim}D meshes, got "
+                             f"{spaces[-1].mesh().geometric_dimension}D")
         dev = next(self.parameters()).device
         self.graphs = nn.ModuleList(DOFGraph(V) for V in spaces).to(dev)        # coarsest first
         self.transfers = nn.ModuleList(Transfer(a, b) for a, b in zip(spaces[:-1], spaces[1:])).to(dev)
