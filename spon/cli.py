@@ -243,9 +243,9 @@ def cmd_train(cfg):
     proc = {"kind": cfg["processor"], "width": cfg["width"]}
     if cfg["processor"] == "mlp":
         proc["depth"] = 2
+    dirichlet = meta.get("dirichlet", {"value": 0.0, "boundary": "on_boundary"})   # older datasets: all of ∂Ω
     spec = {"mesh": meta["mesh"], "input": _elem(meta, "input"), "output": _elem(meta, "output"),
-            "encoder": "l2", "decoder": {"kind": "dirichlet", **meta.get("dirichlet", {"value": 0.0,
-                                                                                      "boundary": "on_boundary"})},
+            "encoder": "l2", "decoder": {"kind": "dirichlet", **dirichlet},
             "processor": proc, "dtype": cfg["dtype"], "seed": cfg["seed"]}
     with _input("--data"):   # the dataset's mesh and elements
         model = build_spon(spec)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import torch
 
 from . import assembly
-from .checks import check_tensor
 from .layout import SpaceLayout
 from .module import FEModule
 from .sparse import spmv
