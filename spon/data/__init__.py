@@ -3,6 +3,10 @@ from .dataset import FEDataset, dof_fingerprint, generate_dataset, write_dataset
 from .grf import MaternGRF
 from .parallel import generate_dataset_ensemble
 from .problems import PROBLEMS, DarcyProblem, ElasticityProblem, PoissonProblem, Problem, make_problem
+from .hyperelastic import HyperelasticityProblem
 
-__all__ = ["MaternGRF", "Problem", "PoissonProblem", "DarcyProblem", "ElasticityProblem", "PROBLEMS",
-           "make_problem", "generate_dataset_ensemble", "FEDataset", "write_dataset", "generate_dataset", "dof_fingerprint"]
+PROBLEMS["hyperelasticity"] = HyperelasticityProblem
+
+__all__ = ["MaternGRF", "Problem", "PoissonProblem", "DarcyProblem", "ElasticityProblem", "HyperelasticityProblem",
+           "PROBLEMS", "make_problem", "generate_dataset_ensemble", "FEDataset", "write_dataset", "generate_dataset",
+           "dof_fingerprint"]

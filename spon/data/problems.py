@@ -236,11 +236,11 @@ _DARCY_SOLVERS = {"lu": lu_parameters,
                   "amg": lambda: {"ksp_type": "cg", "pc_type": "gamg", "ksp_rtol": 1e-10, "ksp_atol": 0.0},
                   "mg": None}
 
-PROBLEMS = {"poisson": PoissonProblem, "darcy": DarcyProblem, "elasticity": ElasticityProblem}
+PROBLEMS = {"poisson": PoissonProblem, "darcy": DarcyProblem, "elasticity": ElasticityProblem}  # + "hyperelasticity" (spon.data)
 
 
 def make_problem(name: str, mesh_spec: MeshSpec, comm=None, **params) -> Problem:
-    """Build a problem by name (``poisson``, ``darcy``, ``elasticity``)."""
+    """Build a problem by name (``poisson``, ``darcy``, ``elasticity``, ``hyperelasticity``)."""
     if name not in PROBLEMS:
         raise ValueError(f"name: expected one of {sorted(PROBLEMS)}, got {name!r}")
     return PROBLEMS[name](mesh_spec, comm=comm, **params)
