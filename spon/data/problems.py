@@ -236,7 +236,7 @@ _DARCY_SOLVERS = {"lu": lu_parameters,
                   "amg": lambda: {"ksp_type": "cg", "pc_type": "gamg", "ksp_rtol": 1e-10, "ksp_atol": 0.0},
                   "mg": None}
 
-PROBLEMS = {"poisson": PoissonProblem, "darcy": DarcyProblem, "elasticity": ElasticityProblem}  # + "hyperelasticity" (spon.data)
+PROBLEMS = {"poisson": PoissonProblem, "darcy": DarcyProblem, "elasticity": ElasticityProblem}  # + hyperelasticity
 
 
 def make_problem(name: str, mesh_spec: MeshSpec, comm=None, **params) -> Problem:
