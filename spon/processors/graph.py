@@ -40,7 +40,8 @@ def block_size(V) -> int:
 class DOFGraph(FEModule):
     """The DOF graph of the nodes of ``V`` (scalar, vector or tensor, 2D or 3D):
     ``edge_index`` (2, E) as (source, target), ``edge_attr`` (E, d + 1) =
-    ``((x_s - x_t)/h̄, |x_s - x_t|/h̄)``, ``coords`` (N, d), and the in-degree. The
+    ``((x_s - x_t)/h̄, |x_s - x_t|/h̄)``, ``coords`` (N, d) in the bounding box scaled
+    to unit size, the lumped-mass ``weights`` over ``|Ω|``, and the in-degree. The
     components of a vector space's node travel together (node-blocked channels).
     Buffers are not persistent: they are rebuilt from ``V``."""
 
@@ -61,9 +62,13 @@ class DOFGraph(FEModule):
         self.n_nodes, self.h, self.dim = X.shape[0], float(hbar), dim
         self.register_buffer("edge_index", torch.stack([src, dst]), persistent=False)
         self.register_buffer("edge_attr", torch.cat([d / hbar, length / hbar], dim=1), persistent=False)
-        self.register_buffer("coords", X, persistent=False)
-        # quadrature weights of the nodes: the lumped mass ∫ φ_i dx
-        self.register_buffer("weights", torch.sparse.sum(A, dim=1).to_dense(), persistent=False)
+        # dimensionless: positions in the bounding box scaled by its longest side, weights of unit sum,
+        # so the layers see the same numbers on a unit square and on a part measured in mm
+        lo, extent = X.min(dim=0).values, (X.max(dim=0).values - X.min(dim=0).values).max()
+        self.register_buffer("coords", (X - lo) / extent, persistent=False)
+        # quadrature weights of the nodes: the lumped mass ∫ φ_i dx over |Ω|
+        w = torch.sparse.sum(A, dim=1).to_dense()
+        self.register_buffer("weights", w / w.sum(), persistent=False)
         deg = torch.zeros(X.shape[0], dtype=torch.float64).index_add_(0, dst, torch.ones_like(dst, dtype=torch.float64))
         self.register_buffer("inv_degree", (1.0 / deg.clamp_min(1)).unsqueeze(1), persistent=False)
 
