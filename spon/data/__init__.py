@@ -4,9 +4,11 @@ from .grf import MaternGRF
 from .parallel import generate_dataset_ensemble
 from .problems import PROBLEMS, DarcyProblem, ElasticityProblem, PoissonProblem, Problem, make_problem
 from .hyperelastic import HyperelasticityProblem
+from .stokes import StokesProblem
 
 PROBLEMS["hyperelasticity"] = HyperelasticityProblem
+PROBLEMS["stokes"] = StokesProblem
 
 __all__ = ["MaternGRF", "Problem", "PoissonProblem", "DarcyProblem", "ElasticityProblem", "HyperelasticityProblem",
-           "PROBLEMS", "make_problem", "generate_dataset_ensemble", "FEDataset", "write_dataset", "generate_dataset",
-           "dof_fingerprint"]
+           "StokesProblem", "PROBLEMS", "make_problem", "generate_dataset_ensemble", "FEDataset", "write_dataset",
+           "generate_dataset", "dof_fingerprint"]

@@ -23,7 +23,7 @@ import firedrake as fd
 import numpy as np
 import torch
 
-from ..fem.decoders import CoefficientDecoder, DirichletDecoder
+from ..fem.decoders import CoefficientDecoder, DirichletDecoder, DivergenceFreeDecoder
 from ..fem.encoders import CoefficientEncoder, InterpolationEncoder, L2ProjectionEncoder, MomentEncoder
 from ..mesh.spec import MeshSpec, build_hierarchy, save_mesh
 from ..processors import GraphProcessor, MLPProcessor, MultigridProcessor
@@ -78,18 +78,25 @@ def build_spon(spec: dict):
         if key not in spec:
             raise ValueError(f"spec: missing key {key!r}")
     hier, U, V = spaces_from_spec(spec)
+    dec = dict(spec["decoder"])
+    kind = dec.pop("kind", None)
+    # Z: the decoder's input space, where the processor works; E: the encoder's target, Z with U's shape
+    Z = E = V
+    if kind == "divergence_free":
+        k = int(dec.get("stream_degree", spec["output"]["degree"]))
+        Z = fd.FunctionSpace(V.mesh(), "CG", k)
+        E = Z if U.value_shape == () else fd.VectorFunctionSpace(V.mesh(), "CG", k, dim=U.value_shape[0])
     enc = spec["encoder"]
     if enc not in _ENCODERS:
         raise ValueError(f"spec['encoder']: expected one of {sorted(_ENCODERS)}, got {enc!r}")
     if enc == "coefficients":
-        if U.ufl_element() != V.ufl_element():
-            raise ValueError("spec['encoder']: 'coefficients' needs input and output in the same space")
+        if U.ufl_element() != E.ufl_element():
+            raise ValueError("spec['encoder']: 'coefficients' needs the input in the processor's space "
+                             f"{E.ufl_element()}, got {U.ufl_element()}")
         encoder = CoefficientEncoder(U)
     else:
-        encoder = _ENCODERS[enc](U, V)
+        encoder = _ENCODERS[enc](U, E)
 
-    dec = dict(spec["decoder"])
-    kind = dec.pop("kind", None)
     if kind == "dirichlet":
         boundary = dec.get("boundary", "on_boundary")
         if boundary != "on_boundary":
@@ -106,15 +113,20 @@ def build_spon(spec: dict):
                                    interior=dec.get("interior", "values"))
     elif kind == "coefficients":
         decoder = CoefficientDecoder(V)
+    elif kind == "divergence_free":
+        no_flux = dec.get("no_flux", False)
+        bcs = fd.DirichletBC(Z, 0.0, "on_boundary") if no_flux else None
+        decoder = DivergenceFreeDecoder(Z, V, bcs=bcs)
     else:
-        raise ValueError(f"spec['decoder']['kind']: expected 'dirichlet' or 'coefficients', got {kind!r}")
+        raise ValueError(f"spec['decoder']['kind']: expected 'dirichlet', 'coefficients' or 'divergence_free', "
+                         f"got {kind!r}")
 
     proc = dict(spec["processor"])
     pkind = proc.pop("kind", None)
     spec.setdefault("seed", 0)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(spec["seed"]))
-        processor = _processor(pkind, proc, spec, hier, V)
+        processor = _processor(pkind, proc, spec, hier, Z, block_size(E), block_size(Z), E.dim())
     model = SPON(encoder, processor, decoder)
     dtype = spec.get("dtype", "float64")
     if dtype not in _DTYPES:
@@ -123,21 +135,22 @@ def build_spon(spec: dict):
     return model.to(_DTYPES[dtype])
 
 
-def _processor(pkind, proc, spec, hier, V):
+def _processor(pkind, proc, spec, hier, V, c_in, c_out, n_in):
+    """The processor on the nodes of ``V`` (the decoder's input space), ``c_in`` values per
+    node in (``n_in`` in all), ``c_out`` out."""
     if pkind == "mlp":
-        return MLPProcessor(V.dim(), V.dim(), **proc)
+        return MLPProcessor(n_in, V.dim(), **proc)
     if pkind == "graph":
-        return GraphProcessor(V, **proc)
+        return GraphProcessor(V, **{"in_channels": c_in, "out_channels": c_out, **proc})
     if pkind == "mg":
         levels = int(proc.pop("levels", len(hier)))
         if levels > len(hier):
             raise ValueError(f"spec['processor']['levels']: the mesh has {len(hier)} levels, asked for {levels}")
         spec["processor"]["levels"] = levels  # fixed from now on, so the model can move meshes
-        family, degree = spec["output"]["family"], int(spec["output"]["degree"])
-        # the levels' node graphs are scalar; a vector output's components are channels
-        c = block_size(V)
-        proc = {"in_channels": c, "out_channels": c, **proc}
-        return MultigridProcessor([fd.FunctionSpace(m, family, degree) for m in hier[-levels:]], **proc)
+        # the levels' node graphs are scalar; a vector's components are channels
+        elem = V.ufl_element() if V.value_shape == () else V.ufl_element().sub_elements[0]
+        proc = {"in_channels": c_in, "out_channels": c_out, **proc}
+        return MultigridProcessor([fd.FunctionSpace(m, elem) for m in hier[-levels:]], **proc)
     raise ValueError(f"spec['processor']['kind']: expected 'mlp', 'graph' or 'mg', got {pkind!r}")
 
 
@@ -164,14 +177,15 @@ def spec_from_model(model, mesh_path) -> dict:
     """
     from firedrake.mg.utils import get_level
 
-    from ..fem.decoders import DirichletDecoder
-
     U, V = model.encoder.U, model.decoder.V
     mesh = V.mesh()
     if U.mesh() is not mesh:
         raise ValueError("model: expected its input and output spaces on one mesh")
-    if model.encoder.V is not V and type(model.encoder) is not CoefficientEncoder:
-        raise ValueError("model: expected an encoder onto the decoder's space")
+    latent = model.decoder.Q if isinstance(model.decoder, DivergenceFreeDecoder) else V
+    if type(model.encoder) is not CoefficientEncoder and (
+            model.encoder.V.mesh() is not mesh or model.encoder.V.ufl_element().family()
+            != latent.ufl_element().family()):
+        raise ValueError("model: expected an encoder onto the decoder's input space")
     hierarchy, level = get_level(mesh)
     if hierarchy is not None and len(hierarchy) != len(hierarchy._meshes):
         raise ValueError("model: hierarchies with several refinements per level cannot be checkpointed")
@@ -205,6 +219,13 @@ def spec_from_model(model, mesh_path) -> dict:
                    "interior": dec.interior}
     elif type(dec) is CoefficientDecoder:
         decoder = {"kind": "coefficients"}
+    elif isinstance(dec, DivergenceFreeDecoder):
+        no_flux = isinstance(dec.stream, DirichletDecoder)
+        if no_flux and (len(dec.stream.bcs) != 1 or dec.stream.bcs[0].sub_domain != "on_boundary"):
+            raise ValueError("model: a divergence-free decoder checkpoints with ψ = 0 on the whole boundary or "
+                             "no condition")
+        decoder = {"kind": "divergence_free", "stream_degree": int(dec.Q.ufl_element().degree()),
+                   "no_flux": no_flux}
     else:
         raise ValueError(f"model: cannot checkpoint a decoder of kind {type(dec).__name__}")
     proc = model.processor
