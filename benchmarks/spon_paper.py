@@ -197,6 +197,9 @@ def hyperelasticity(a, out):
     return sec
 
 
+SECTIONS = {"hyperelasticity": hyperelasticity}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="1 seed, 100 training samples, 30 epochs")
@@ -206,6 +209,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--seeds", type=int, default=None)
     p.add_argument("--grid", type=int, default=32)
+    p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {','.join(SECTIONS)}")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--out", type=Path, default=HERE / "results" / "spon_paper.json")
     a = p.parse_args(argv)
@@ -218,12 +222,17 @@ def main(argv=None):
     out["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0],
                       "torch": torch.__version__, "threads": a.threads}
     out["metric"] = "relative FE L2 error on the same test samples, mean over seeds"
-    sec = hyperelasticity(a, out)
-    out["hyperelasticity"] = sec | {"total_seconds": time.perf_counter() - t0}
-    atomic_write_json(a.out, out)
-    for k in ("spon_mg", "spon_graph", "fno"):
-        print(f"{k:11s} rel L2 {sec[k]['rel_l2']:.4f} ± {sec[k]['rel_l2_std'] or 0:.4f}  "
-              f"max boundary error {sec[k]['max_boundary_error']:.1e}  {sec[k]['train_seconds']:.0f} s")
+    for name in a.sections.split(","):
+        if name not in SECTIONS:
+            raise SystemExit(f"--sections: expected some of {','.join(SECTIONS)}, got {name!r}")
+        t1 = time.perf_counter()
+        sec = SECTIONS[name](a, out)
+        out[name] = sec | {"total_seconds": time.perf_counter() - t1}
+        atomic_write_json(a.out, out)
+        for k, v in sec.items():
+            if isinstance(v, dict) and "rel_l2" in v:
+                print(f"{name} {k:16s} rel L2 {v['rel_l2']:.4f} ± {v.get('rel_l2_std') or 0:.4f}  "
+                      f"max boundary error {v['max_boundary_error']:.1e}")
     print(f"wrote {a.out} ({time.perf_counter() - t0:.0f} s)")
     return out
 
