@@ -156,3 +156,23 @@ def test_inverse_laplacian_interior_is_the_dirichlet_green_operator(spaces, rng)
     out = dec(s)
     target = torch.tensor(fd.Function(V).interpolate(x + y).dat.data_ro)[dec.boundary_dofs]
     assert torch.equal(out[:, dec.boundary_dofs], target.expand(2, -1))
+
+
+def test_divergence_free_spec_model_is_exact_after_a_float32_round_trip():
+    """A model trained in float32 and cast to float64 holds the exact discrete curl again:
+    the curl is recast from its float64 original, so div u = 0 to float64 round-off."""
+    from spon.mesh import MeshSpec
+    from spon.models import build_spon
+    ms = MeshSpec("unit_square", 0.3, 1)
+    m = build_spon({"mesh": ms.to_dict(), "input": {"family": "CG", "degree": 1, "shape": [2]},
+                    "output": {"family": "RT", "degree": 2}, "encoder": "l2",
+                    "decoder": {"kind": "divergence_free", "no_flux": True},
+                    "processor": {"kind": "graph", "width": 8, "layers": 1}, "dtype": "float32"})
+    assert m.decoder.C.dtype == torch.float32
+    m.double()
+    x = torch.randn(2, m.encoder.U.dim(), dtype=torch.float64)
+    n = fd.FacetNormal(m.decoder.V.mesh())
+    with torch.no_grad():
+        for u in m(x, as_functions=True):
+            assert fd.norm(fd.div(u)) <= 1e-12 * fd.norm(u)
+            assert fd.assemble(fd.dot(u, n) ** 2 * fd.ds) ** 0.5 <= 1e-12 * fd.norm(u)

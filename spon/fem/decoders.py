@@ -188,7 +188,7 @@ class DivergenceFreeDecoder(Decoder):
         super().__init__(V, SpaceLayout(Q).dim)
         self.Q = Q
         self.stream = DirichletDecoder(Q, bcs) if bcs is not None else CoefficientDecoder(Q)
-        self.register_buffer("C", assembly.curl_matrix(Q, V))
+        self.register_exact_buffer("C", assembly.curl_matrix(Q, V))
 
     def forward(self, psi, g=None):
         psi = self.stream(psi) if g is None else self.stream(psi, g)
