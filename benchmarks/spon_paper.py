@@ -9,6 +9,8 @@ level of a 3-level hierarchy. Models:
 * SPON-MG: L2-projection encoder, V-cycle processor over the hierarchy with
   the two displacement components as node-blocked channels, Dirichlet decoder
   (the clamped DOFs exactly zero);
+* SPON-MG-Green: SPON-MG whose decoder maps the processor's output through the
+  Green's operator of linear elasticity (``interior="inverse_elasticity"``);
 * SPON-graph: the same with a message-passing processor on the finest DOF graph;
 * FNO (neuraloperator, its own recipe as in ``benchmarks/darcy.py``): f_x, f_y,
   x, y and a mask on a regular grid over the bounding box, u_x, u_y out,
@@ -58,7 +60,11 @@ SETTINGS = {"fno": dict(darcy.DEFAULT["fno"]), "spon_mg": dict(darcy.DEFAULT["sp
 RECIPE = {"fno": darcy.RECIPE["fno"].replace("kappa", "f_x, f_y"),
           "spon_mg": darcy.RECIPE["spon_mg"].replace("exact zero BCs", "clamped DOFs exactly zero"),
           "spon_graph": "as SPON-MG, with 6 rounds of message passing on the finest DOF graph instead of the "
-                        "V-cycle"}
+                        "V-cycle",
+          "spon_mg_green": "as SPON-MG, with the decoder's interior 'inverse_elasticity': the processor's output "
+                           "is read as a body force and mapped by the Green's operator of linear elasticity with "
+                           "the problem's mu and lambda (dense, assembled once), so only the nonlinear correction "
+                           "is learned"}
 
 
 class VectorFNO:
@@ -119,13 +125,15 @@ class VectorFNO:
 class SPONModel:
     """SPON-MG or SPON-graph on the vector output space, SPON's recipe (``darcy.RECIPE``)."""
 
-    def __init__(self, ms, kind, hp, boundary, seed):
+    def __init__(self, ms, kind, hp, boundary, seed, green=None):
         proc = ({"kind": "mg", "width": hp["width"], "coarse_width": 64, "smooth": hp["smooth"], "coarse_layers": 4}
-                if kind == "spon_mg" else {"kind": "graph", **hp})
+                if kind.startswith("spon_mg") else {"kind": "graph", **hp})
+        dec = {"kind": "dirichlet", "value": 0.0, "boundary": boundary}
+        if green is not None:        # the decoder applies linear elasticity's Green's operator
+            dec |= {"interior": "inverse_elasticity", **green}
         self.spec = {"mesh": ms.to_dict(), "input": {"family": "CG", "degree": 1, "shape": [2]},
                      "output": {"family": "CG", "degree": 1, "shape": [2]}, "encoder": "l2",
-                     "decoder": {"kind": "dirichlet", "value": 0.0, "boundary": boundary}, "dtype": "float32",
-                     "processor": proc, "seed": seed}
+                     "decoder": dec, "dtype": "float32", "processor": proc, "seed": seed}
         self.model, self.seed = build_spon(self.spec), seed
         self.params = sum(p.numel() for p in self.model.parameters())
 
@@ -172,11 +180,15 @@ def hyperelasticity(a, out):
            "n_train": a.n_train, "n_test": a.n_test, "epochs": a.epochs, "seeds": a.seeds,
            "grid": a.grid, "grid_points_inside": int(grid.mask.sum()), "data_path": data_path_check(prob, grid),
            "settings": SETTINGS, "recipe": RECIPE, "runs": {}}
-    for kind in ("spon_mg", "spon_graph", "fno"):
+    green = {"mu": prob.params["mu"], "lmbda": prob.params["lmbda"]}
+    for kind in ("spon_mg", "spon_mg_green", "spon_graph", "fno"):
         runs = []
         for seed in range(a.seeds):
-            m = (VectorFNO(grid, seed=seed, **SETTINGS["fno"]) if kind == "fno" else
-                 SPONModel(ms, kind, SETTINGS[kind], [1], seed))
+            if kind == "fno":
+                m = VectorFNO(grid, seed=seed, **SETTINGS["fno"])
+            else:
+                m = SPONModel(ms, kind, SETTINGS["spon_mg" if kind == "spon_mg_green" else kind], [1], seed,
+                              green=green if kind == "spon_mg_green" else None)
             t0 = time.perf_counter()
             m.fit(Xtr, Ytr, a.epochs, desc=f"{kind} seed {seed}")
             secs = time.perf_counter() - t0
@@ -214,8 +226,8 @@ def stokes_divfree(a, out):
     RT = fd.FunctionSpace(mesh, "RT", 2)
     # training targets of the divergence-free model: the L2 projection of the TH velocity onto RT2
     w, v = fd.TrialFunction(RT), fd.TestFunction(RT)
-    proj = fd.LinearSolver(fd.assemble(fd.inner(w, v) * fd.dx), solver_parameters={"ksp_type": "preonly",
-                                                                                      "pc_type": "lu"})
+    lu = {"ksp_type": "preonly", "pc_type": "lu"}
+    proj = fd.LinearSolver(fd.assemble(fd.inner(w, v) * fd.dx), solver_parameters=lu)
     uth, x = fd.Function(V), fd.Function(RT)
     T = torch.empty(n, RT.dim(), dtype=torch.float64)
     for i in range(n):

@@ -176,3 +176,26 @@ def test_divergence_free_spec_model_is_exact_after_a_float32_round_trip():
         for u in m(x, as_functions=True):
             assert fd.norm(fd.div(u)) <= 1e-12 * fd.norm(u)
             assert fd.assemble(fd.dot(u, n) ** 2 * fd.ds) ** 0.5 <= 1e-12 * fd.norm(u)
+
+
+def test_inverse_elasticity_decoder_is_the_discrete_green_operator():
+    """interior 'inverse_elasticity': decoding the body force itself gives the FE solution of
+    linear elasticity (the clamped DOFs exactly zero); a float32 model holds G exactly again in float64."""
+    from spon.data import ElasticityProblem
+    from spon.fem import FENorm
+    from spon.mesh import MeshSpec
+    from spon.models import build_spon
+    E, nu = 1.0, 0.3
+    mu, lmbda = E / (2 * (1 + nu)), E * nu / ((1 + nu) * (1 - 2 * nu))
+    ms = MeshSpec("unit_square", 0.3, 1)
+    prob = ElasticityProblem(ms, youngs=E, poisson=nu, clamp=1)
+    f = prob.sample_inputs(3, seed=0).reshape(3, -1)
+    u = prob.solve(f, progress=False)
+    m = build_spon({"mesh": ms.to_dict(), "input": {"family": "CG", "degree": 1, "shape": [2]},
+                    "output": {"family": "CG", "degree": 1, "shape": [2]}, "encoder": "l2",
+                    "decoder": {"kind": "dirichlet", "value": 0.0, "boundary": [1], "interior": "inverse_elasticity",
+                                "mu": mu, "lmbda": lmbda},
+                    "processor": {"kind": "graph", "width": 4, "layers": 1}, "dtype": "float32"}).double()
+    got = m.decoder(f).reshape(3, -1)
+    assert FENorm(prob.output_space).relative_error(got, u).max() < 1e-10
+    assert got[:, m.decoder.boundary_dofs].abs().max() == 0

@@ -68,6 +68,12 @@ class DirichletDecoder(Decoder):
     ``u_I = -K_II⁻¹ K_IB g`` (stiffness ``K``, batched CG in torch), so the
     network only has to learn a field that vanishes on the boundary.
 
+    ``interior="inverse_operator"`` does the same with the Green's operator of a
+    given SPD bilinear form ``operator(u, v)`` (e.g. linear elasticity), kept as a
+    dense matrix ``G = K_II⁻¹ M_I`` computed once by a sparse factorisation (so for
+    spaces of up to 20 000 DOFs): for a linear problem with that operator the
+    processor only has to pass the source through.
+
     ``interior="values"`` takes the interior DOFs from ``x``;
     ``interior="inverse_laplacian"`` reads ``x`` as a source ``s`` and sets
     ``u_I = K_II⁻¹ (M s)_I``: the discrete Green's operator of ``-Δ`` with
@@ -84,15 +90,18 @@ class DirichletDecoder(Decoder):
     True
     """
 
-    def __init__(self, V, bcs, lifting: str = "boundary", interior: str = "values"):
+    def __init__(self, V, bcs, lifting: str = "boundary", interior: str = "values", operator=None):
         super().__init__(V, SpaceLayout(V).dim)
         bcs = [bcs] if isinstance(bcs, fd.DirichletBC) else list(bcs)
         if not bcs:
             raise ValueError("bcs: expected at least one DirichletBC")
         if lifting not in ("boundary", "harmonic"):
             raise ValueError(f"lifting: expected 'boundary' or 'harmonic', got {lifting!r}")
-        if interior not in ("values", "inverse_laplacian"):
-            raise ValueError(f"interior: expected 'values' or 'inverse_laplacian', got {interior!r}")
+        if interior not in ("values", "inverse_laplacian", "inverse_operator"):
+            raise ValueError(f"interior: expected 'values', 'inverse_laplacian' or 'inverse_operator', "
+                             f"got {interior!r}")
+        if (interior == "inverse_operator") != (operator is not None):
+            raise ValueError("operator: expected a bilinear form a(u, v) exactly when interior='inverse_operator'")
         needs_k = lifting == "harmonic" or interior == "inverse_laplacian"
         if needs_k and (len(V) > 1 or V.ufl_element().sobolev_space.name not in ("H1", "H2")):
             raise ValueError(f"lifting, interior: 'harmonic' and 'inverse_laplacian' need a non-mixed "
@@ -124,6 +133,9 @@ class DirichletDecoder(Decoder):
             self.register_buffer("K_II_inv_diag", 1.0 / diagonal(self.K_II))
             if interior == "inverse_laplacian":
                 self.register_buffer("M", assembly.mass_matrix(V))
+        if interior == "inverse_operator":
+            self.register_exact_buffer("G", _green_matrix(V, operator, on_boundary.numpy()))
+        self.operator = operator
         self.register_buffer("lift", self._lift(data_vals[bdofs].unsqueeze(0))[0])
 
     @property
@@ -156,12 +168,38 @@ class DirichletDecoder(Decoder):
                 raise ValueError(f"g: expected batch size {x.shape[0]} (as x), got {gb.shape[0]}")
             check_finite(gb, "g")
             lift = self._lift(gb)
-        if self.interior == "inverse_laplacian":
+        if self.interior == "inverse_operator":
+            x = x @ self.G.T
+        elif self.interior == "inverse_laplacian":
             sI = spmv(self.M, x)[:, self.interior_dofs]
             x = torch.zeros_like(x).index_copy(1, self.interior_dofs,
                                                spd_solve(self.K_II, sI, self.K_II_inv_diag))
         # on the boundary: the data, bit for bit; inside: lift + x
         return self.out_layout.natural(torch.where(self.mask, lift, lift + x))
+
+
+def _green_matrix(V, operator, on_boundary):
+    """Dense ``(dim, dim)``: ``x ↦ (K_II⁻¹ (M x)_I`` on the interior DOFs, 0 on the boundary)``."""
+    import numpy as np
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    n = V.dim()
+    if n > 20000:
+        raise ValueError(f"V: interior='inverse_operator' keeps a dense {n}x{n} Green's matrix; expected at most "
+                         "20000 DOFs")
+    u, v = fd.TrialFunction(V), fd.TestFunction(V)
+
+    def csr(form):
+        A = fd.assemble(form, mat_type="aij").petscmat
+        indptr, indices, vals = A.getValuesCSR()
+        return sp.csr_matrix((vals, indices, indptr), shape=A.getSize())
+
+    K, M = csr(operator(u, v)), csr(fd.inner(u, v) * fd.dx)
+    inner = np.flatnonzero(~on_boundary)
+    G = np.zeros((n, n))
+    G[inner] = spla.splu(K[inner][:, inner].tocsc()).solve(M[inner].toarray())
+    return torch.as_tensor(G)
 
 
 class DivergenceFreeDecoder(Decoder):

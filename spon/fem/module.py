@@ -25,7 +25,8 @@ class FEModule(nn.Module):
     def _apply(self, fn, recurse=True):
         super()._apply(fn, recurse)
         for name, original in self._float64_originals.items():
-            self._buffers[name] = fn(original)
+            now = self._buffers[name]          # fn's dtype and device, then the exact values in them
+            self._buffers[name] = original.to(device=now.device, dtype=now.dtype)
         return self
 
     @property

@@ -109,8 +109,16 @@ def build_spon(spec: dict):
             raise ValueError(f"spec['decoder']: a Dirichlet decoder needs a scalar or vector output space, "
                              f"got shape {V.value_shape}")
         bc = fd.DirichletBC(V, _dirichlet_value(dec.get("value", 0.0), V), boundary)
-        decoder = DirichletDecoder(V, bc, lifting=dec.get("lifting", "boundary"),
-                                   interior=dec.get("interior", "values"))
+        interior, operator = dec.get("interior", "values"), None
+        if interior == "inverse_elasticity":      # the Green's operator of isotropic linear elasticity
+            try:
+                mu, lmbda = float(dec["mu"]), float(dec["lmbda"])
+            except (KeyError, TypeError, ValueError):
+                raise ValueError("spec['decoder']: interior 'inverse_elasticity' needs numbers 'mu' and "
+                                 f"'lmbda', got {dec!r}") from None
+            interior, operator = "inverse_operator", _elasticity_form(mu, lmbda)
+        decoder = DirichletDecoder(V, bc, lifting=dec.get("lifting", "boundary"), interior=interior,
+                                   operator=operator)
     elif kind == "coefficients":
         decoder = CoefficientDecoder(V)
     elif kind == "divergence_free":
@@ -133,6 +141,13 @@ def build_spon(spec: dict):
         raise ValueError(f"spec['dtype']: expected 'float32' or 'float64', got {dtype!r}")
     model.spec = spec
     return model.to(_DTYPES[dtype])
+
+
+def _elasticity_form(mu, lmbda):
+    def a(u, v):
+        eps = fd.sym(fd.grad(u))
+        return (2 * mu * fd.inner(eps, fd.sym(fd.grad(v))) + lmbda * fd.div(u) * fd.div(v)) * fd.dx
+    return a
 
 
 def _processor(pkind, proc, spec, hier, V, c_in, c_out, n_in):
@@ -215,6 +230,9 @@ def spec_from_model(model, mesh_path) -> dict:
         sub = bc.sub_domain
         sub = list(sub) if isinstance(sub, (list, tuple)) else [sub]
         boundary = "on_boundary" if sub == ["on_boundary"] else [int(b) for b in sub]
+        if dec.interior == "inverse_operator":
+            raise ValueError("model: a Dirichlet decoder with a user's operator cannot be checkpointed from its "
+                             "spaces; build it from a spec (interior 'inverse_elasticity') instead")
         decoder = {"kind": "dirichlet", "value": value, "boundary": boundary, "lifting": dec.lifting,
                    "interior": dec.interior}
     elif type(dec) is CoefficientDecoder:
