@@ -183,3 +183,20 @@ def test_3d_transfers_reproduce_linear_functions_exactly():
     assert proc(torch.randn(2, spaces[-1].dim(), dtype=torch.float64)).shape == (2, spaces[-1].dim())
     Vv = fd.VectorFunctionSpace(hierarchy[-1], "CG", 1)
     assert GraphProcessor(Vv, width=8, layers=1)(torch.zeros(1, Vv.dim())).shape == (1, Vv.dim())
+
+
+def test_gmsh_tetrahedral_hierarchy_and_3d_multigrid():
+    """A gmsh tetrahedral mesh (cube with a spherical hole) through MeshSpec, a 3-level
+    MeshHierarchy, exact prolongation of linears and a V-cycle on it."""
+    hierarchy = build_hierarchy(MeshSpec("cube_hole", 0.5, 2))
+    assert len(hierarchy) == 3 and hierarchy[-1].topological_dimension == 3
+    assert sorted(hierarchy[0].exterior_facets.unique_markers) == [1, 2]
+    spaces = [fd.FunctionSpace(m, "CG", 1) for m in hierarchy]
+    for Vc, Vf in zip(spaces[:-1], spaces[1:]):
+        lin = [fd.Function(V).interpolate(2 - fd.SpatialCoordinate(V.mesh())[1] + 3 * fd.SpatialCoordinate(
+            V.mesh())[2]) for V in (Vc, Vf)]
+        c, f = (torch.as_tensor(u.dat.data_ro.copy()).reshape(1, -1, 1) for u in lin)
+        assert torch.allclose(Transfer(Vc, Vf).prolong(c), f, atol=1e-12)
+    proc = MultigridProcessor(spaces, width=8, coarse_width=8, smooth=1, coarse_layers=1).double()
+    assert proc.graphs[-1].coords.shape[1] == 3 and proc.graphs[-1].edge_attr.shape[1] == 4
+    assert proc(torch.randn(2, spaces[-1].dim(), dtype=torch.float64)).shape == (2, spaces[-1].dim())

@@ -15,7 +15,7 @@ from ..atomic import atomic_path
 
 __all__ = ["GEOMETRIES", "meshes_dir", "cache_dir", "gmsh_session", "generate_msh", "gmsh_mesh"]
 
-GEOMETRIES = ("unit_square", "l_shape", "plate_with_hole", "cook_membrane", "l_profile")
+GEOMETRIES = ("unit_square", "l_shape", "plate_with_hole", "cook_membrane", "l_profile", "cube_hole")
 
 
 def meshes_dir() -> Path:
@@ -75,7 +75,7 @@ def generate_msh(source, h: float = 0.1, order: int = 1) -> Path:
         gmsh.open(str(geo))
         gmsh.option.setNumber("Mesh.MeshSizeMax", float(h))
         gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)
-        gmsh.model.mesh.generate(2)
+        gmsh.model.mesh.generate(gmsh.model.getDimension())     # 2D surfaces or 3D volumes
         if order > 1:
             gmsh.model.mesh.setOrder(order)
         _require_physical_groups(gmsh, geo)
