@@ -58,9 +58,14 @@ class SPON(nn.Module):
         base = d(zero).reshape(1, -1)
         gen = torch.Generator(device="cpu").manual_seed(0)
         unit = None
-        for probe in (torch.ones_like(zero),
-                      torch.randn(zero.shape, generator=gen, dtype=zero.dtype).to(zero.device)):
-            r = (d(probe).reshape(1, -1) - base).pow(2).mean().sqrt().item()
+        probes = [torch.ones_like(zero), torch.randn(zero.shape, generator=gen, dtype=zero.dtype).to(zero.device)]
+        encoded = self.encoder(x[:32]).reshape(min(32, len(x)), -1) / self.input_scale
+        if getattr(d, "interior", "values") != "values" and encoded.shape[1] == d.in_dim:
+            # a Green's operator inside the decoder smooths a constant far less than a field like the
+            # inputs: probe with the encoded inputs, so a processor near identity starts at the right size
+            probes.insert(0, encoded)
+        for probe in probes:
+            r = (d(probe).reshape(len(probe), -1) - base).pow(2).mean().sqrt().item()
             if r > 0:
                 unit = r
                 break

@@ -120,6 +120,8 @@ class GraphProcessor(nn.Module):
     """``(batch, N·c_in) -> (batch, N·c_out)`` by ``layers`` rounds of message passing
     on the DOF graph of ``V``'s nodes. The channels default to the values per node
     of ``V`` (1 for scalars, the components of a vector space, node-blocked).
+    ``linear_skip`` adds a pointwise linear map of the input that starts as the
+    identity, with the message-passing part starting at zero.
 
     Examples
     --------
@@ -131,16 +133,27 @@ class GraphProcessor(nn.Module):
     """
 
     def __init__(self, V, in_channels: int | None = None, out_channels: int | None = None, width: int = 32,
-                 layers: int = 4):
+                 layers: int = 4, linear_skip: bool = False):
         super().__init__()
         c = block_size(V)
         in_channels, out_channels = in_channels or c, out_channels or c
         dim = V.mesh().geometric_dimension
         self.hparams = dict(in_channels=in_channels, out_channels=out_channels, width=width, layers=layers)
+        if linear_skip:
+            # y = P(x) + W x with P zero and W the identity at start (zero if the channels differ): with a
+            # decoder that holds the problem's Green's operator the model starts as that linear solve
+            self.hparams["linear_skip"] = True
+            self.skip_linear = nn.Linear(in_channels, out_channels, bias=False)
+            with torch.no_grad():
+                self.skip_linear.weight.copy_(torch.eye(out_channels, in_channels) if in_channels == out_channels
+                                              else torch.zeros(out_channels, in_channels))
         self.dim = dim
         self.lift = nn.Sequential(nn.Linear(in_channels + dim, width), nn.GELU(), nn.Linear(width, width))
         self.layers = nn.ModuleList(MessagePassing(width, edge_dim=dim + 1) for _ in range(layers))
         self.project = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, out_channels))
+        if linear_skip:   # and the nonlinear part starts at zero: the model starts as the zero map
+            nn.init.zeros_(self.project[-1].weight)
+            nn.init.zeros_(self.project[-1].bias)
         self.bind(V)
 
     def bind(self, V) -> "GraphProcessor":
@@ -157,7 +170,10 @@ class GraphProcessor(nn.Module):
             raise ValueError(f"x: expected shape (batch, {g.n_nodes * c}), got {tuple(x.shape)}")
         h = x.reshape(x.shape[0], g.n_nodes, c)
         xy = g.coords.to(x.dtype).expand(x.shape[0], -1, -1)
-        h = self.lift(torch.cat([h, xy], dim=-1))
+        y = self.lift(torch.cat([h, xy], dim=-1))
         for layer in self.layers:
-            h = layer(h, g)
-        return self.project(h).reshape(x.shape[0], -1)
+            y = layer(y, g)
+        y = self.project(y)
+        if self.hparams.get("linear_skip"):
+            y = y + self.skip_linear(h)
+        return y.reshape(x.shape[0], -1)

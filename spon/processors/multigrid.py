@@ -59,13 +59,15 @@ class MultigridProcessor(nn.Module):
         channels) on the levels of a ``MeshHierarchy`` in 2D or 3D, coarsest first
         (at least 2; 3 or more for a real V-cycle).
     in_channels, out_channels : values per node (default: those of the spaces).
+    linear_skip : add a pointwise linear map of the input, starting as the identity, with the
+        V-cycle starting at zero (for decoders that hold the problem's Green's operator).
     width : channels on the fine levels; ``coarse_width`` on the coarsest.
     smooth : message-passing layers per pre- and per post-smoothing step.
     coarse_layers : message-passing layers on the coarsest level.
     """
 
     def __init__(self, spaces, in_channels: int | None = None, out_channels: int | None = None, width: int = 32,
-                 coarse_width: int = 64, smooth: int = 2, coarse_layers: int = 4):
+                 coarse_width: int = 64, smooth: int = 2, coarse_layers: int = 4, linear_skip: bool = False):
         super().__init__()
         spaces = list(spaces)
         if len(spaces) < 2:
@@ -86,6 +88,14 @@ class MultigridProcessor(nn.Module):
         self.coarse = nn.ModuleList(MessagePassing(coarse_width, dim + 1) for _ in range(coarse_layers))
         self.coarse_global = nn.ModuleList(GlobalKernel(coarse_width, dim=dim) for _ in range(coarse_layers))
         self.project = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, out_channels))
+        if linear_skip:   # as GraphProcessor's: y = V-cycle(x) + W x, starting from W = I and a zero V-cycle
+            self.hparams["linear_skip"] = True
+            self.skip_linear = nn.Linear(in_channels, out_channels, bias=False)
+            with torch.no_grad():
+                self.skip_linear.weight.copy_(torch.eye(out_channels, in_channels) if in_channels == out_channels
+                                              else torch.zeros(out_channels, in_channels))
+                self.project[-1].weight.zero_()
+                self.project[-1].bias.zero_()
         self.bind(spaces)
 
     def bind(self, spaces) -> "MultigridProcessor":
@@ -106,7 +116,7 @@ class MultigridProcessor(nn.Module):
         if x.dim() != 2 or x.shape[1] != fine.n_nodes * c:
             raise ValueError(f"x: expected shape (batch, {fine.n_nodes * c}), got {tuple(x.shape)}")
         B, L = x.shape[0], self.hparams["levels"]
-        h = x.reshape(B, fine.n_nodes, c)
+        x_nodes = h = x.reshape(B, fine.n_nodes, c)
         h = self.lift(torch.cat([h, fine.coords.to(x.dtype).expand(B, -1, -1)], dim=-1))
         skips = []
         for lvl in range(L - 1, 0, -1):                   # fine -> coarse
@@ -123,4 +133,7 @@ class MultigridProcessor(nn.Module):
             h = self.skip[lvl - 1](torch.cat([h, skips.pop()], dim=-1))
             for layer in self.post[lvl - 1]:
                 h = layer(h, self.graphs[lvl])
-        return self.project(h).reshape(B, -1)
+        y = self.project(h)
+        if self.hparams.get("linear_skip"):
+            y = y + self.skip_linear(x_nodes)
+        return y.reshape(B, -1)
