@@ -36,6 +36,7 @@ DEMOS = {
     "darcy_mg": "SPON-MG on Darcy flow: the flagship demo",
     "poisson_mlp": "encode-MLP-decode for Poisson with exact Dirichlet data",
     "physics_darcy": "physics-informed and hybrid training on Darcy",
+    "hyperelasticity": "neo-Hookean Cook's membrane: SPON-MG with a linear-elasticity Green decoder",
     "inverse_conductivity": "four inverse conductivity problems through Firedrake's adjoint",
     "divergence_free": "exactly divergence-free outputs: stream function into Raviart-Thomas",
     "rve_homogenisation": "periodic homogenisation of the three RVEs: fields, σ̄ and consistent tangent",
