@@ -97,7 +97,8 @@ def _parser():
     g = sub.add_parser("datagen", help="generate a dataset", argument_default=S,
                        description="Sample inputs, solve with Firedrake, write dataset.h5 to --out.")
     g.add_argument("--config", help="TOML or JSON file with any of the options below")
-    g.add_argument("--problem", choices=["poisson", "darcy", "elasticity", "hyperelasticity"], help="PDE (default darcy)")
+    g.add_argument("--problem", choices=["poisson", "darcy", "elasticity", "hyperelasticity"],
+                   help="PDE (default darcy)")
     g.add_argument("--mesh", help="gmsh geometry: unit_square, l_shape, plate_with_hole or a .geo/.msh path "
                    "(default unit_square)")
     g.add_argument("--h", type=float, help="gmsh mesh size (default 0.1)")
