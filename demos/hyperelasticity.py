@@ -27,8 +27,9 @@ Newton solver with load stepping gives the displacement
   (``interior="inverse_elasticity"``): :math:`u_I = K_{II}^{-1}(M s)_I`, and the
   clamped DOFs are exactly zero.
 
-So the untrained model is linear elasticity, and training learns the
-nonlinear correction. We compare it with linear elasticity itself.
+The output scale is set equal to the input scale, so the untrained model is
+linear elasticity, and training (at a tenth of SPON's usual learning rate)
+learns the nonlinear correction. We compare it with linear elasticity itself.
 
 Run as a script: ``python demos/hyperelasticity.py`` (a few minutes on 2 cores).
 """
@@ -108,7 +109,7 @@ spec = {"mesh": ms.to_dict(), "input": {"family": "CG", "degree": 1, "shape": [2
                       "linear_skip": True}, "dtype": "float32"}
 model = build_spon(spec)
 t0 = time.perf_counter()
-Trainer(model, epochs=args.epochs, batch_size=16, lr=3e-3, seed=0, desc="SPON-MG").fit((Xtr, Ytr))
+Trainer(model, epochs=args.epochs, batch_size=16, lr=3e-4, seed=0, desc="SPON-MG").fit((Xtr, Ytr))  # fine-tuning
 with torch.no_grad():
     pred = model(Xte.float()).double().reshape(args.n_test, -1)
 rel = norm.relative_error(pred, Yte)
