@@ -201,7 +201,7 @@ def test_problem_inputs_with_nan():
 def test_unknown_problem():
     from spon.data import make_problem
     from spon.mesh import MeshSpec
-    with pytest.raises(ValueError, match=r"name: expected one of \['darcy', 'elasticity', 'poisson'\]"):
+    with pytest.raises(ValueError, match=r"name: expected one of \['darcy', 'elasticity', 'hyperelasticity', 'poisson', 'stokes'\]"):
         make_problem("navier_stokes", MeshSpec())
 
 
@@ -258,7 +258,7 @@ def test_decoder_options(spaces):
     bc = fd.DirichletBC(V, 0, 1)
     with pytest.raises(ValueError, match=r"lifting: expected 'boundary' or 'harmonic'"):
         DirichletDecoder(V, bc, lifting="linear")
-    with pytest.raises(ValueError, match=r"interior: expected 'values' or 'inverse_laplacian'"):
+    with pytest.raises(ValueError, match=r"interior: expected 'values', 'inverse_laplacian' or 'inverse_operator'"):
         DirichletDecoder(V, bc, interior="spectral")
     with pytest.raises(ValueError, match=r"lifting, interior: 'harmonic' and 'inverse_laplacian' need"):
         DirichletDecoder(spaces["dg"], fd.DirichletBC(spaces["dg"], 0, 1), lifting="harmonic")

@@ -161,7 +161,8 @@ class ElasticityProblem(Problem):
         V = fd.VectorFunctionSpace(self.mesh, "CG", degree)
         S = fd.FunctionSpace(self.mesh, "CG", 1)
         self.output_space = V
-        self.dirichlet_boundary = [int(c) for c in (clamp if isinstance(clamp, (list, tuple)) else [clamp])]
+        if clamp != "on_boundary":
+            self.dirichlet_boundary = [int(c) for c in (clamp if isinstance(clamp, (list, tuple)) else [clamp])]
         self.bcs = [fd.DirichletBC(V, fd.as_vector([0.0, 0.0]), clamp)]
         self._grf = MaternGRF(S, length_scale, smoothness, 1.0)
         u, v = fd.TrialFunction(V), fd.TestFunction(V)
