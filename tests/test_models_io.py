@@ -205,3 +205,38 @@ def test_trainer_needs_labels_or_physics(darcy_data):
         tr.fit((x, None))
     with pytest.raises(ValueError, match=r"labelled: expected a bool tensor of shape \(12,\)"):
         tr.fit((x, y), labelled=torch.ones(3, dtype=torch.bool))
+
+
+_KINDS = {
+    "dirichlet": ({"family": "DG", "degree": 0}, {"family": "CG", "degree": 1}, "l2",
+                  {"kind": "dirichlet", "value": 0.5, "lifting": "harmonic"},
+                  {"kind": "graph", "width": 4, "layers": 1}),
+    "coefficients": ({"family": "CG", "degree": 1}, {"family": "CG", "degree": 1}, "coefficients",
+                     {"kind": "coefficients"}, {"kind": "mg", "width": 4, "coarse_width": 4, "coarse_layers": 1}),
+    "vector": ({"family": "CG", "degree": 1, "shape": [2]}, {"family": "CG", "degree": 1, "shape": [2]}, "l2",
+               {"kind": "dirichlet", "value": [0.0, 0.1], "boundary": [1]},
+               {"kind": "mg", "width": 4, "coarse_width": 4, "coarse_layers": 1}),
+    "green": ({"family": "CG", "degree": 1, "shape": [2]}, {"family": "CG", "degree": 1, "shape": [2]}, "l2",
+              {"kind": "dirichlet", "value": 0.0, "boundary": [1], "interior": "inverse_elasticity", "mu": 1.0,
+               "lmbda": 1.5}, {"kind": "graph", "width": 4, "layers": 1, "linear_skip": True}),
+    "divergence_free": ({"family": "CG", "degree": 1, "shape": [2]}, {"family": "RT", "degree": 2}, "l2",
+                        {"kind": "divergence_free", "no_flux": True}, {"kind": "graph", "width": 4, "layers": 1}),
+    "mixed": ({"family": "CG", "degree": 1, "shape": [2]},
+              {"mixed": [{"family": "CG", "degree": 2, "shape": [2]}, {"family": "CG", "degree": 1}]},
+              "coefficients",
+              {"kind": "mixed", "parts": [{"kind": "dirichlet", "value": 0.0}, {"kind": "coefficients"}]},
+              {"kind": "mlp", "width": 8}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_KINDS))
+def test_checkpoint_round_trip_for_every_decoder_kind(tmp_path, kind):
+    inp, out, enc, dec, proc = _KINDS[kind]
+    model = build_spon({"mesh": MeshSpec("unit_square", 0.4, 1).to_dict(), "input": inp, "output": out,
+                        "encoder": enc, "decoder": dec, "processor": proc, "dtype": "float64"})
+    x = torch.randn(2, model.encoder.U.dim(), dtype=torch.float64)
+    save_checkpoint(model, tmp_path / "m.pt")
+    again = load_checkpoint(tmp_path / "m.pt")
+    with torch.no_grad():
+        assert torch.equal(again(x), model(x))
+    assert again.spec["decoder"] == model.spec["decoder"]

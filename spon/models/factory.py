@@ -18,12 +18,14 @@ Example spec (Darcy: κ ∈ DG0 -> u ∈ CG1 with u = 0 on ∂Ω)::
 from __future__ import annotations
 
 import copy
+import functools
+import operator
 
 import firedrake as fd
 import numpy as np
 import torch
 
-from ..fem.decoders import CoefficientDecoder, DirichletDecoder, DivergenceFreeDecoder
+from ..fem.decoders import CoefficientDecoder, DirichletDecoder, DivergenceFreeDecoder, MixedDecoder
 from ..fem.encoders import CoefficientEncoder, InterpolationEncoder, L2ProjectionEncoder, MomentEncoder
 from ..mesh.spec import MeshSpec, build_hierarchy, save_mesh
 from ..processors import GraphProcessor, MLPProcessor, MultigridProcessor
@@ -37,7 +39,13 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def _space(mesh, d, name):
-    """``{"family", "degree"}`` and optionally ``"shape"``: ``[n]`` a vector, ``[n, m]`` a tensor space."""
+    """``{"family", "degree"}`` and optionally ``"shape"``: ``[n]`` a vector, ``[n, m]`` a tensor space;
+    or ``{"mixed": [part, ...]}``, the product of the parts' spaces (e.g. Taylor–Hood)."""
+    if isinstance(d, dict) and "mixed" in d:
+        parts = d["mixed"]
+        if not isinstance(parts, (list, tuple)) or len(parts) < 2:
+            raise ValueError(f"spec[{name!r}]['mixed']: expected a list of at least 2 space specs, got {parts!r}")
+        return functools.reduce(operator.mul, [_space(mesh, p, f"{name}.mixed") for p in parts])
     try:
         family, degree, shape = d["family"], int(d["degree"]), tuple(int(n) for n in d.get("shape", ()))
     except (KeyError, TypeError, ValueError) as e:
@@ -82,6 +90,12 @@ def build_spon(spec: dict):
     kind = dec.pop("kind", None)
     # Z: the decoder's input space, where the processor works; E: the encoder's target, Z with U's shape
     Z = E = V
+    if len(V) > 1:
+        # mixed outputs: the encoder keeps the input's own space and a dense processor maps it to all parts
+        if spec["encoder"] != "coefficients" or spec["processor"].get("kind") != "mlp":
+            raise ValueError("spec: a mixed output space needs encoder 'coefficients' and processor 'mlp' (the "
+                             "graph and multigrid processors act on one node set)")
+        E = U
     if kind == "divergence_free":
         k = int(dec.get("stream_degree", spec["output"]["degree"]))
         Z = fd.FunctionSpace(V.mesh(), "CG", k)
@@ -97,6 +111,26 @@ def build_spon(spec: dict):
     else:
         encoder = _ENCODERS[enc](U, E)
 
+    decoder = _decoder(kind, dec, V, Z)
+
+    proc = dict(spec["processor"])
+    pkind = proc.pop("kind", None)
+    spec.setdefault("seed", 0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(spec["seed"]))
+        c_in, c_out = (1, 1) if pkind == "mlp" else (block_size(E), block_size(Z))
+        processor = _processor(pkind, proc, spec, hier, Z, c_in, c_out, E.dim())
+    model = SPON(encoder, processor, decoder)
+    dtype = spec.get("dtype", "float64")
+    if dtype not in _DTYPES:
+        raise ValueError(f"spec['dtype']: expected 'float32' or 'float64', got {dtype!r}")
+    model.spec = spec
+    return model.to(_DTYPES[dtype])
+
+
+def _decoder(kind, dec, V, Z):
+    """The decoder of a spec's ``decoder`` entry (``dec`` without its kind) into ``V``;
+    ``Z`` is the divergence-free decoder's stream-function space."""
     if kind == "dirichlet":
         boundary = dec.get("boundary", "on_boundary")
         if boundary != "on_boundary":
@@ -117,30 +151,24 @@ def build_spon(spec: dict):
                 raise ValueError("spec['decoder']: interior 'inverse_elasticity' needs numbers 'mu' and "
                                  f"'lmbda', got {dec!r}") from None
             interior, operator = "inverse_operator", _elasticity_form(mu, lmbda)
-        decoder = DirichletDecoder(V, bc, lifting=dec.get("lifting", "boundary"), interior=interior,
-                                   operator=operator)
+        return DirichletDecoder(V, bc, lifting=dec.get("lifting", "boundary"), interior=interior,
+                                operator=operator)
     elif kind == "coefficients":
-        decoder = CoefficientDecoder(V)
+        return CoefficientDecoder(V)
     elif kind == "divergence_free":
         no_flux = dec.get("no_flux", False)
         bcs = fd.DirichletBC(Z, 0.0, "on_boundary") if no_flux else None
-        decoder = DivergenceFreeDecoder(Z, V, bcs=bcs)
-    else:
-        raise ValueError(f"spec['decoder']['kind']: expected 'dirichlet', 'coefficients' or 'divergence_free', "
-                         f"got {kind!r}")
-
-    proc = dict(spec["processor"])
-    pkind = proc.pop("kind", None)
-    spec.setdefault("seed", 0)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(spec["seed"]))
-        processor = _processor(pkind, proc, spec, hier, Z, block_size(E), block_size(Z), E.dim())
-    model = SPON(encoder, processor, decoder)
-    dtype = spec.get("dtype", "float64")
-    if dtype not in _DTYPES:
-        raise ValueError(f"spec['dtype']: expected 'float32' or 'float64', got {dtype!r}")
-    model.spec = spec
-    return model.to(_DTYPES[dtype])
+        return DivergenceFreeDecoder(Z, V, bcs=bcs)
+    if kind == "mixed":             # one decoder per subspace, each built on that subspace's own space
+        parts = dec.get("parts")
+        if not isinstance(parts, (list, tuple)) or len(parts) != len(V):
+            raise ValueError(f"spec['decoder']['parts']: expected {len(V)} decoder specs, one per subspace of the "
+                             f"output, got {parts!r}")
+        subs = [fd.FunctionSpace(Vi.mesh(), Vi.ufl_element()) for Vi in V]
+        return MixedDecoder(V, [_decoder(d.get("kind"), {k: v for k, v in d.items() if k != "kind"}, Vi, Vi)
+                                for d, Vi in zip(parts, subs)])
+    raise ValueError(f"spec['decoder']['kind']: expected 'dirichlet', 'coefficients', 'divergence_free' or "
+                     f"'mixed', got {kind!r}")
 
 
 def _elasticity_form(mu, lmbda):
@@ -171,8 +199,7 @@ def _processor(pkind, proc, spec, hier, V, c_in, c_out, n_in):
 
 def _element_spec(V, name):
     if len(V) > 1:
-        raise ValueError(f"model: the {name} space must be scalar, vector or tensor to be checkpointed from its "
-                         f"spaces, got {V.ufl_element()}")
+        return {"mixed": [_element_spec(Vi, name) for Vi in V]}
     e = V.ufl_element()
     if V.value_shape != ():
         e = e.sub_elements[0]
