@@ -153,6 +153,14 @@ class SPONModel:
         return torch.cat([self.model(x.float()) for x in X.split(64)]).double().reshape(len(X), -1)
 
 
+def summary(runs, *maxima):
+    """Mean ± std of the seeds' errors, the worst boundary error (and ``maxima``), mean time."""
+    r = np.array([x["rel_l2"] for x in runs])
+    return {"rel_l2": float(r.mean()), "rel_l2_std": float(r.std(ddof=1)) if len(r) > 1 else None,
+            **{k: max(x[k] for x in runs) for k in (*maxima, "max_boundary_error")},
+            "train_seconds": float(np.mean([x["train_seconds"] for x in runs])), "params": runs[0]["params"]}
+
+
 def data_path_check(prob, grid):
     """A linear vector field survives FE → grid (inside) and grid → FE (at every node) exactly."""
     S = grid.U
@@ -211,12 +219,7 @@ def hyperelasticity(a, out):
                          "max_boundary_error": (pred[:, bdofs] - Yte[:, bdofs]).abs().max().item(),
                          "train_seconds": secs, "params": m.params})
             print(kind, runs[-1], flush=True)
-        r = np.array([x["rel_l2"] for x in runs])
-        sec["runs"][kind] = runs
-        sec[kind] = {"rel_l2": float(r.mean()), "rel_l2_std": float(r.std(ddof=1)) if len(r) > 1 else None,
-                     "max_boundary_error": max(x["max_boundary_error"] for x in runs),
-                     "train_seconds": float(np.mean([x["train_seconds"] for x in runs])),
-                     "params": runs[0]["params"]}
+        sec["runs"][kind], sec[kind] = runs, summary(runs)
         out["hyperelasticity"] = sec
         atomic_write_json(a.out, out)
     sec["target"] = {"spon_mg_rel_l2_at_most": 0.03, "met": sec["spon_mg"]["rel_l2"] <= 0.03}
@@ -308,14 +311,7 @@ def stokes_divfree(a, out):
                          "max_divergence_float32": div32, "train_seconds": secs,
                          "params": sum(q.numel() for q in m.parameters())})
             print(kind, runs[-1], flush=True)
-        r = np.array([x["rel_l2"] for x in runs])
-        sec["runs"][kind] = runs
-        sec[kind] = {"rel_l2": float(r.mean()), "rel_l2_std": float(r.std(ddof=1)) if len(r) > 1 else None,
-                     "max_divergence": max(x["max_divergence"] for x in runs),
-                     "max_divergence_float32": max(x["max_divergence_float32"] for x in runs),
-                     "max_boundary_error": max(x["max_boundary_error"] for x in runs),
-                     "train_seconds": float(np.mean([x["train_seconds"] for x in runs])),
-                     "params": runs[0]["params"]}
+        sec["runs"][kind], sec[kind] = runs, summary(runs, "max_divergence", "max_divergence_float32")
         out["stokes_divfree"] = sec
         atomic_write_json(a.out, out)
     sec["max_divergence"] = sec["spon_mg_divfree"]["max_divergence"]
@@ -361,12 +357,7 @@ def poisson3d(a, out):
                          "max_boundary_error": (pred[:, bdofs] - Y[:a.n_test, bdofs]).abs().max().item(),
                          "train_seconds": secs, "params": sum(q.numel() for q in m.parameters())})
             print(kind, runs[-1], flush=True)
-        r = np.array([x["rel_l2"] for x in runs])
-        sec["runs"][kind] = runs
-        sec[kind] = {"rel_l2": float(r.mean()), "rel_l2_std": float(r.std(ddof=1)) if len(r) > 1 else None,
-                     "max_boundary_error": max(x["max_boundary_error"] for x in runs),
-                     "train_seconds": float(np.mean([x["train_seconds"] for x in runs])),
-                     "params": runs[0]["params"]}
+        sec["runs"][kind], sec[kind] = runs, summary(runs)
         out["poisson3d"] = sec
         atomic_write_json(a.out, out)
     sec["target"] = {"spon_mg_rel_l2_at_most": 0.03, "met": sec["spon_mg"]["rel_l2"] <= 0.03}
