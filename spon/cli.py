@@ -49,12 +49,15 @@ DEFAULTS = {
                 "out": "results/datagen"},
     "train": {"data": None, "processor": "mg", "width": 24, "epochs": 30, "batch_size": 16, "lr": 3e-3,
               "test_fraction": 0.2, "seed": 0, "device": "cpu", "dtype": "float32", "out": "results/train",
-              "resume": False},
+              "resume": False, "nproc": 1, "num_workers": 0},
     "evaluate": {"checkpoint": None, "data": None, "out": "results/evaluate"},
     "fe2": {"material": "surrogate", "surrogate": "", "rve": "fibre", "rve_h": 0.05, "mesh": "cook_membrane",
             "h": 12.0, "degree": 2, "clamped": 1, "loaded": 2, "displacement": 2.0, "steps": 4,
             "out": "results/fe2"},
 }
+
+
+_ARGV: list = []   # this command line, for the ranks that `spon train --nproc N` starts
 
 
 class UsageError(Exception):
@@ -121,6 +124,9 @@ def _parser():
     t.add_argument("--device", help="torch device (default cpu)")
     t.add_argument("--dtype", choices=["float32", "float64"], help="model dtype (default float32)")
     t.add_argument("--resume", action="store_true", help="continue from --out/last.pt after an interruption")
+    t.add_argument("--nproc", type=int, help="data-parallel ranks on this machine, started with torchrun "
+                   "(default 1; gloo on CPU, NCCL on CUDA)")
+    t.add_argument("--num-workers", type=int, help="DataLoader workers reading the dataset (default 0)")
     t.add_argument("--out", help="output folder (default results/train)")
 
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on a dataset", argument_default=S,
@@ -226,8 +232,16 @@ def cmd_train(cfg):
 
     from .data import FEDataset
     from .models import build_spon
-    from .training import Trainer
+    from .training import Trainer, fe_comm, init_from_env, launch
 
+    if cfg["nproc"] < 1:
+        raise UsageError(f"--nproc: expected at least 1 process, got {cfg['nproc']}")
+    if cfg["num_workers"] < 0:
+        raise UsageError(f"--num-workers: expected 0 or more, got {cfg['num_workers']}")
+    if cfg["nproc"] > 1 and "WORLD_SIZE" not in os.environ:   # start the ranks; each runs this command
+        if cfg["batch_size"] % cfg["nproc"]:
+            raise UsageError(f"--batch-size: expected a multiple of --nproc {cfg['nproc']}, got {cfg['batch_size']}")
+        return launch(cfg["nproc"], ["spon.cli", *_ARGV])
     with _input("--data"):
         ds = FEDataset(cfg["data"])
     meta = ds.meta
@@ -242,6 +256,7 @@ def cmd_train(cfg):
         device = torch.device(cfg["device"])
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"--device: {cfg['device']} requested, but torch sees no CUDA device")
+    rank, world, device = init_from_env(device)
     proc = {"kind": cfg["processor"], "width": cfg["width"]}
     if cfg["processor"] == "mlp":
         proc["depth"] = 2
@@ -250,23 +265,33 @@ def cmd_train(cfg):
             "encoder": "l2", "decoder": {"kind": "dirichlet", **dirichlet},
             "processor": proc, "dtype": cfg["dtype"], "seed": cfg["seed"]}
     with _input("--data"):   # the dataset's mesh and elements
-        model = build_spon(spec)
+        model = build_spon(spec, comm=fe_comm())
         ds.check_spaces(model.encoder.U, model.decoder.V)
     n_test = max(1, int(round(cfg["test_fraction"] * len(ds))))
     perm = torch.randperm(len(ds), generator=torch.Generator().manual_seed(cfg["seed"]))
     te, tr = perm[:n_test], perm[n_test:]
     out = _out(cfg, "train")
-    trainer = Trainer(model, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], seed=cfg["seed"],
-                      device=cfg["device"], checkpoint_dir=out, checkpoint_every=max(1, cfg["epochs"] // 5))
+    try:
+        trainer = Trainer(model, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], seed=cfg["seed"],
+                          device=device, checkpoint_dir=out, checkpoint_every=max(1, cfg["epochs"] // 5),
+                          num_workers=cfg["num_workers"])
+    except ValueError as e:
+        raise UsageError(f"--batch-size: {e}") from None
     resume = None
     if cfg["resume"]:
         if not (out / "last.pt").is_file():
             raise UsageError(f"--resume: expected {out / 'last.pt'} from an earlier run, but it does not exist")
         with _input("--resume"):
             resume = trainer.read_resume(out / "last.pt")
-    hist = trainer.fit((ds.inputs[tr], ds.outputs[tr]), (ds.inputs[te], ds.outputs[te]), resume=resume)
-    atomic_write_json(out / "history.json", hist)
-    print(f"final test relative L2 error {hist['test_rel'][-1]:.3e}; wrote {out}/best.pt, last.pt, history.json")
+    Subset = torch.utils.data.Subset
+    with _input("--resume" if resume is not None else "--data"):
+        hist = trainer.fit(Subset(ds, tr.tolist()), Subset(ds, te.tolist()), resume=resume)
+    if rank == 0:
+        atomic_write_json(out / "history.json", hist)
+        print(f"final test relative L2 error {hist['test_rel'][-1]:.3e}; wrote {out}/best.pt, last.pt, history.json"
+              + (f" ({world} data-parallel ranks)" if world > 1 else ""))
+    if world > 1:
+        torch.distributed.destroy_process_group()
     return 0
 
 
@@ -304,19 +329,27 @@ def cmd_evaluate(cfg):
     with _input("--data"):
         ds = FEDataset(cfg["data"])
         ds.check_spaces(model.encoder.U, model.decoder.V)
-    with torch.no_grad():
+    with torch.no_grad():   # streamed: only the predictions and one batch of data are held
         dt = model.input_scale.dtype
-        pred = torch.cat([model(x.to(dt)) for x in ds.inputs.split(64)]).double().reshape(len(ds), -1)
-    rel = FENorm(model.decoder.V).relative_error(pred, ds.outputs)
-    bnd = model.decoder.boundary_dofs if hasattr(model.decoder, "boundary_dofs") else None
+        pred, rel, bnd_err = [], [], 0.0
+        bnd = model.decoder.boundary_dofs if hasattr(model.decoder, "boundary_dofs") else None
+        norm = FENorm(model.decoder.V)
+        for i in range(0, len(ds), 64):
+            x, y, dec = ds.read_batch(range(i, min(i + 64, len(ds))))
+            p = model(x.to(dt), **{k: v.to(dt) for k, v in dec.items()}).double().reshape(len(x), -1)
+            pred.append(p)
+            rel.append(norm.relative_error(p, y))
+            if bnd is not None:
+                bnd_err = max(bnd_err, (p[:, bnd] - y[:, bnd]).abs().max().item())
+        pred, rel = torch.cat(pred), torch.cat(rel)
     metrics = {"n": len(ds), "rel_l2_mean": rel.mean().item(), "rel_l2_median": rel.median().item(),
                "rel_l2_max": rel.max().item(),
-               "max_boundary_error": None if bnd is None else (pred[:, bnd] - ds.outputs[:, bnd]).abs().max().item()}
+               "max_boundary_error": None if bnd is None else bnd_err}
     out = _out(cfg, "evaluate")
     atomic_write_json(out / "metrics.json", metrics)
     i = int(rel.argmax())
     V = model.decoder.V
-    truth, p = to_functions(ds.outputs[i:i + 1], V)[0], to_functions(pred[i:i + 1], V)[0]
+    truth, p = to_functions(ds.read_batch([i])[1], V)[0], to_functions(pred[i:i + 1], V)[0]
     err = fd.Function(V, name="error").assign(p - truth)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     for ax, f, title in zip(axes, (truth, p, err), ("truth", "prediction", "error")):
@@ -388,6 +421,8 @@ def main(argv=None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     # spon's argv is not for PETSc: without this it reports our flags as unused options
     os.environ.setdefault("PETSC_OPTIONS", "-options_left no")
+    global _ARGV
+    _ARGV = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:

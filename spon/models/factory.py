@@ -71,21 +71,25 @@ def _dirichlet_value(value, V):
     return float(value) if shape == () else fd.Constant((float(value),) * int(shape[0]))
 
 
-def spaces_from_spec(spec: dict):
-    """``(hierarchy, input space, output space)`` of a spec."""
-    hier = build_hierarchy(MeshSpec.from_dict(spec["mesh"]))
+def spaces_from_spec(spec: dict, comm=None):
+    """``(hierarchy, input space, output space)`` of a spec, meshed on ``comm`` (default COMM_WORLD)."""
+    hier = build_hierarchy(MeshSpec.from_dict(spec["mesh"]), comm)
     return hier, _space(hier[-1], spec["input"], "input"), _space(hier[-1], spec["output"], "output")
 
 
-def build_spon(spec: dict):
-    """A :class:`~spon.models.SPON` from ``spec`` (kept as ``model.spec``)."""
+def build_spon(spec: dict, comm=None):
+    """A :class:`~spon.models.SPON` from ``spec`` (kept as ``model.spec``).
+
+    ``comm``: the MPI communicator of its meshes; a data-parallel rank passes
+    :func:`spon.training.fe_comm` (``COMM_SELF``), as it holds a whole copy.
+    """
     from .spon import SPON
 
     spec = copy.deepcopy(spec)
     for key in ("mesh", "input", "output", "encoder", "decoder", "processor"):
         if key not in spec:
             raise ValueError(f"spec: missing key {key!r}")
-    hier, U, V = spaces_from_spec(spec)
+    hier, U, V = spaces_from_spec(spec, comm)
     dec = dict(spec["decoder"])
     kind = dec.pop("kind", None)
     # Z: the decoder's input space, where the processor works; E: the encoder's target, Z with U's shape

@@ -50,30 +50,51 @@ class SPON(nn.Module):
         the decoder maps ones to zero) decode to fields of the size of ``y``,
         whatever linear map the decoder applies.
         """
-        self.fit_input_scale(x)
-        if y is None:
-            return
+        self.fit_scales_streaming([(x, y)], probe=x[:32])
+
+    @torch.no_grad()
+    def fit_scales_streaming(self, batches, probe: torch.Tensor, reduce=None) -> None:
+        """:meth:`fit_scales` from batches ``(x, y or None)`` that need not fit in memory.
+
+        ``probe``: a few inputs (the first 32 samples) to size a Green's decoder;
+        ``reduce(t)`` sums a float64 tensor of statistics over data-parallel ranks.
+        """
         d = self.decoder
+        zero = torch.zeros(1, d.in_dim, dtype=self.output_scale.dtype, device=self.output_scale.device)
+        base = d(zero).reshape(1, -1)
+        stats = torch.zeros(5, dtype=torch.float64)    # count, sum, sum of squares of E(x); count, Σ(y-lift)²
+        for x, y in batches:
+            e = self.encoder(x).double().reshape(-1)
+            stats[:3] += torch.stack([torch.tensor(float(e.numel())), e.sum().cpu(), e.pow(2).sum().cpu()])
+            if y is not None:
+                r = (y.reshape(len(y), -1) - base).double()
+                stats[3:] += torch.stack([torch.tensor(float(r.numel())), r.pow(2).sum().cpu()])
+        if reduce is not None:
+            stats = reduce(stats)
+        n, s, q, ny, qy = stats.tolist()
+        if n < 2:
+            raise ValueError("x: expected at least two input values to fit the input scale")
+        self.input_scale.fill_((max(q - s * s / n, 0.0) / (n - 1)) ** 0.5)
+        if ny == 0:
+            return
         if getattr(d, "interior", "values") != "values" and getattr(self.processor, "hparams", {}).get("linear_skip"):
             # the untrained model is the decoder's linear solve of the input itself: keep it so
             self.output_scale.copy_(self.input_scale)
             return
-        zero = torch.zeros(1, d.in_dim, dtype=self.output_scale.dtype, device=self.output_scale.device)
-        base = d(zero).reshape(1, -1)
         gen = torch.Generator(device="cpu").manual_seed(0)
         unit = None
         probes = [torch.ones_like(zero), torch.randn(zero.shape, generator=gen, dtype=zero.dtype).to(zero.device)]
-        encoded = self.encoder(x[:32]).reshape(min(32, len(x)), -1) / self.input_scale
+        encoded = self.encoder(probe).reshape(len(probe), -1) / self.input_scale
         if getattr(d, "interior", "values") != "values" and encoded.shape[1] == d.in_dim:
             # a Green's operator inside the decoder smooths a constant far less than a field like the
             # inputs: probe with the encoded inputs, so a processor near identity starts at the right size
             probes.insert(0, encoded)
-        for probe in probes:
-            r = (d(probe).reshape(len(probe), -1) - base).pow(2).mean().sqrt().item()
+        for p in probes:
+            r = (d(p).reshape(len(p), -1) - base).pow(2).mean().sqrt().item()
             if r > 0:
                 unit = r
                 break
-        target = (y.reshape(len(y), -1) - base).pow(2).mean().sqrt().item()
+        target = (qy / ny) ** 0.5
         if not (unit and target > 0):
             raise ValueError("y: expected outputs that differ from the decoder's lift")
         self.output_scale.fill_(target / unit)

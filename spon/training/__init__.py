@@ -1,4 +1,6 @@
-"""Training: the Trainer loop with FE-norm losses, schedules and checkpoints."""
+"""Training: the Trainer loop over a DataLoader, FE-norm losses, checkpoints, data parallelism."""
+from .distributed import fe_comm, init_from_env, launch, rank_and_world
+from .samples import Samples, as_samples
 from .trainer import Trainer
 
-__all__ = ["Trainer"]
+__all__ = ["Trainer", "Samples", "as_samples", "init_from_env", "rank_and_world", "fe_comm", "launch"]
