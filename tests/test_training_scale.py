@@ -189,3 +189,65 @@ def test_two_gloo_ranks_match_one(darcy, tmp_path, loss):
     assert moved > 0 and (num / den).sqrt() < 1e-10
     assert runs[2]["hist"]["test_rel"][0] == pytest.approx(runs[1]["hist"]["test_rel"][0], rel=1e-10)
     assert runs[2]["hist"]["train_loss"][0] == pytest.approx(runs[1]["hist"]["train_loss"][0], rel=1e-10)
+
+
+TORCH_ONLY = r"""
+import importlib.abc, sys
+from spon.portable import FE_STACK
+
+
+class NoFE(importlib.abc.MetaPathFinder):   # this process plays a GPU node without Firedrake
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in FE_STACK:
+            raise ImportError(f"no {name} here")
+
+
+sys.meta_path.insert(0, NoFE())
+import torch
+torch.set_num_threads(1)
+from spon.portable import load_portable
+b = load_portable(sys.argv[1])
+from spon.training import Trainer
+assert getattr(sys.modules["firedrake"], "__file__", None) is None      # a stub, not Firedrake
+tr = Trainer(b["model"], epochs=2, batch_size=4, seed=5, progress=False, loss=b["loss"], metric=b["metric"])
+hist = tr.fit((b["x"], b["y"]), (b["x"][:4], b["y"][:4]))
+torch.save({"hist": hist, "state": {k: v for k, v in b["model"].state_dict().items() if v.layout == torch.strided}},
+           sys.argv[2])
+"""
+
+
+def test_exported_model_trains_without_the_fe_stack(darcy, tmp_path):
+    """The GPU-node path: every FE buffer travels with the modules, Firedrake stays behind."""
+    from spon.fem import FELoss, FENorm
+    from spon.portable import save_portable
+    model = _model(darcy)
+    V = model.decoder.V
+    save_portable(tmp_path / "bundle.pt", model=model, loss=FELoss(V, "L2", relative=True), metric=FENorm(V),
+                  x=darcy.inputs, y=darcy.outputs)
+    assert model.decoder.V is V          # the model keeps its spaces
+    r = subprocess.run([sys.executable, "-c", TORCH_ONLY, str(tmp_path / "bundle.pt"), str(tmp_path / "w.pt")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    hist = Trainer(model, epochs=2, batch_size=4, seed=5, progress=False).fit(
+        (darcy.inputs, darcy.outputs), (darcy.inputs[:4], darcy.outputs[:4]))
+    got = torch.load(tmp_path / "w.pt")
+    assert _same(_weights(model), {k: v for k, v in got["state"].items() if k in _weights(model)})
+    assert got["hist"]["test_rel"] == hist["test_rel"]
+
+
+def test_every_fe_tensor_is_a_registered_buffer(darcy):
+    """``.to(device)`` moves registered buffers only: no module may keep a tensor elsewhere."""
+    from spon.fem import FELoss, FENorm
+    model = _model(darcy)
+    internal = set(vars(torch.nn.Module())) | {"_float64_originals"}
+    for top in (model, FELoss(model.decoder.V, "H1", relative=True), FENorm(model.decoder.V)):
+        for name, m in top.named_modules():
+            registered = {id(t) for t in [*m._buffers.values(), *m._parameters.values()]}
+            for k, v in vars(m).items():
+                vals = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else [v]
+                if k in internal:
+                    continue
+                stray = [t for t in vals if isinstance(t, torch.Tensor) and id(t) not in registered]
+                assert not stray, f"{type(top).__name__}.{name}.{k} holds a tensor that .to() would not move"
+    moved = model.to(torch.float32)
+    assert all(b.dtype == torch.float32 for b in moved.buffers() if b.is_floating_point())

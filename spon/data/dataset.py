@@ -64,8 +64,8 @@ def write_dataset(path, inputs: torch.Tensor, outputs: torch.Tensor, meta: dict,
 
     path = Path(path)
     decoder_data = dict(decoder_data or {})
-    for name, t in (("inputs", inputs), ("outputs", outputs), *((f"decoder_data[{k!r}]", v)
-                                                                   for k, v in decoder_data.items())):
+    named = [("inputs", inputs), ("outputs", outputs), *((f"decoder_data[{k!r}]", v) for k, v in decoder_data.items())]
+    for name, t in named:
         if not isinstance(t, torch.Tensor) or t.dim() < 2:
             raise ValueError(f"{name}: expected a tensor of shape (n, dim), got {getattr(t, 'shape', t)}")
         check_finite(t, name)

@@ -79,5 +79,9 @@ class SpaceLayout:
         """Split flat ``(batch, dim)`` into per-subspace flat blocks."""
         return [x[:, a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
 
+    def __getstate__(self):
+        # the shapes are what a layout checks: it pickles without its Firedrake space
+        return {**self.__dict__, "V": None}
+
     def __repr__(self):
         return f"SpaceLayout(shape={self.shape}, dim={self.dim}, mixed={self.mixed})"

@@ -51,13 +51,16 @@ class Trainer:
     checkpoint_dir : writes ``last.pt`` every ``checkpoint_every`` epochs and
         ``best.pt`` whenever the test error improves (needs ``model.spec``)
     num_workers : DataLoader worker processes (each opens its own HDF5 handle)
+    loss, metric : the training loss ``loss(pred, true)`` and the error metric (with
+        ``relative_error``); by default the relative :class:`FELoss` and the
+        :class:`FENorm` of the output space in ``norm``
     """
 
     def __init__(self, model, *, epochs: int = 50, batch_size: int = 16, lr: float = 1e-3,
                  weight_decay: float = 1e-4, optimizer: str = "adamw", scheduler: str | None = "onecycle",
                  norm: str = "L2", seed: int = 0, device="cpu", checkpoint_dir=None,
                  checkpoint_every: int = 10, progress: bool = True, desc: str = "training",
-                 num_workers: int = 0):
+                 num_workers: int = 0, loss=None, metric=None):
         if optimizer not in ("adam", "adamw"):
             raise ValueError(f"optimizer: expected 'adam' or 'adamw', got {optimizer!r}")
         if scheduler not in ("onecycle", "cosine", None):
@@ -72,9 +75,9 @@ class Trainer:
         torch.manual_seed(seed)
         self.model = model.to(device)
         self.device, self.epochs, self.batch_size, self.seed = torch.device(device), epochs, batch_size, seed
-        V = model.decoder.V
-        self.loss = FELoss(V, norm, relative=True).to(device=device, dtype=model.input_scale.dtype)
-        self.metric = FENorm(V, norm).to(device=device, dtype=model.input_scale.dtype)
+        dt = model.input_scale.dtype
+        self.loss = (loss if loss is not None else FELoss(model.decoder.V, norm, relative=True)).to(device, dt)
+        self.metric = (metric if metric is not None else FENorm(model.decoder.V, norm)).to(device, dt)
         opt_cls = torch.optim.AdamW if optimizer == "adamw" else torch.optim.Adam
         kw = {"weight_decay": weight_decay} if optimizer == "adamw" else {}
         self.optimizer = opt_cls([p for p in model.parameters() if p.requires_grad], lr=lr, **kw)
