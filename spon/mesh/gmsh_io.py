@@ -72,6 +72,7 @@ def generate_msh(source, h: float = 0.1, order: int = 1) -> Path:
     if out.is_file():
         return out
     with gmsh_session() as gmsh:
+        gmsh.option.setNumber("Mesh.MeshSizeMax", float(h))   # before parsing: a .geo may read it
         gmsh.open(str(geo))
         gmsh.option.setNumber("Mesh.MeshSizeMax", float(h))
         gmsh.option.setNumber("Mesh.MeshSizeFromPoints", 0)

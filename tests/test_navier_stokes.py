@@ -1,0 +1,77 @@
+"""Navier–Stokes: manufactured-solution rates, DFG 2D-1 drag and lift, BDF2 steps."""
+import firedrake as fd
+import numpy as np
+import pytest
+
+from spon.data.navier_stokes import DFG_2D1, DFGChannel, navier_stokes_residual
+from spon.fem import lu_parameters
+from spon.mesh import MeshSpec
+
+
+def _mms_errors(n, nu=0.1):
+    mesh = fd.UnitSquareMesh(n, n, diagonal="crossed")
+    V, Q = fd.VectorFunctionSpace(mesh, "CG", 2), fd.FunctionSpace(mesh, "CG", 1)
+    W = V * Q
+    x, y = fd.SpatialCoordinate(mesh)
+    psi = fd.sin(fd.pi * x) ** 2 * fd.sin(fd.pi * y) ** 2          # u = curl ψ is divergence-free
+    u_ex = fd.as_vector([psi.dx(1), -psi.dx(0)])
+    p_ex = fd.cos(fd.pi * x) * fd.cos(fd.pi * y)                   # mean zero
+    f = fd.dot(fd.grad(u_ex), u_ex) - nu * fd.div(fd.grad(u_ex)) + fd.grad(p_ex)
+    w = fd.Function(W)
+    u, p = fd.split(w)
+    v, q = fd.TestFunctions(W)
+    F = navier_stokes_residual(u, p, v, q, fd.Constant(nu), f)
+    bcs = [fd.DirichletBC(W.sub(0), u_ex, "on_boundary")]
+    ns = fd.MixedVectorSpaceBasis(W, [W.sub(0), fd.VectorSpaceBasis(constant=True, comm=mesh.comm)])
+    fd.solve(F == 0, w, bcs=bcs, nullspace=ns,
+             solver_parameters={"snes_rtol": 1e-12, **lu_parameters(), "mat_mumps_icntl_24": 1})
+    uh, ph = w.subfunctions
+    ph -= fd.assemble(ph * fd.dx)
+    return (fd.errornorm(u_ex, uh, "L2"), fd.errornorm(u_ex, uh, "H1"), fd.errornorm(p_ex, ph, "L2"))
+
+
+def test_manufactured_solution_rates():
+    """Taylor–Hood P2–P1: velocity L² order 3, H¹ order 2, pressure L² order 2."""
+    errs = np.array([_mms_errors(n) for n in (6, 12, 24)])
+    rates = np.log2(errs[:-1] / errs[1:])[-1]
+    assert rates[0] > 2.8 and rates[1] > 1.9 and rates[2] > 1.9, rates
+
+
+@pytest.fixture(scope="module")
+def channel():
+    ch = DFGChannel(MeshSpec("dfg_cylinder", 0.08, 0))
+    ch.solve_steady(DFG_2D1["U_m"])
+    return ch
+
+
+def test_dfg_2d1_drag_and_lift_on_a_coarse_mesh(channel):
+    """5k DOFs: drag within 0.5 %, lift within 10 % of Schäfer & Turek's values (the
+    benchmark's 19k-DOF mesh is within 0.1 % and 0.6 %)."""
+    cd, cl = channel.coefficients()
+    assert abs(cd / DFG_2D1["cd"] - 1) < 5e-3
+    assert abs(cl / DFG_2D1["cl"] - 1) < 0.1
+
+
+def test_bdf2_keeps_a_steady_flow_steady_and_is_deterministic(channel):
+    steady = channel.w.copy(deepcopy=True)
+    cd0, cl0 = channel.coefficients()
+    runs = []
+    for _ in range(2):
+        channel.start_unsteady(0.01, initial=steady)
+        for _ in range(3):
+            channel.step()
+        runs.append(channel.w.copy(deepcopy=True))
+        assert np.all(np.isfinite(channel.w.dat.data_ro[0])) and channel.steps == 3
+    assert np.array_equal(runs[0].dat.data_ro[0], runs[1].dat.data_ro[0])
+    du = fd.errornorm(steady.subfunctions[0], runs[0].subfunctions[0]) / fd.norm(steady.subfunctions[0])
+    assert du < 1e-8
+    cd, cl = channel.unsteady_coefficients()
+    assert cd == pytest.approx(cd0, rel=1e-7) and cl == pytest.approx(cl0, rel=1e-5)
+    channel.w.assign(steady)
+
+
+def test_no_step_before_start():
+    ch = DFGChannel.__new__(DFGChannel)
+    ch._unsteady = None
+    with pytest.raises(RuntimeError, match="start_unsteady"):
+        ch.step()
