@@ -251,3 +251,32 @@ def test_every_fe_tensor_is_a_registered_buffer(darcy):
                 assert not stray, f"{type(top).__name__}.{name}.{k} holds a tensor that .to() would not move"
     moved = model.to(torch.float32)
     assert all(b.dtype == torch.float32 for b in moved.buffers() if b.is_floating_point())
+
+
+def test_per_sample_boundary_values_ride_along_with_their_batch(darcy, tmp_path):
+    """Decoder data in the file reach the model: predictions take each sample's own g."""
+    model = _model(darcy)
+    bnd = model.decoder.boundary_dofs
+    g = torch.randn(len(darcy), len(bnd), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    Y = darcy.outputs.clone()
+    Y[:, bnd] = g
+    path = write_dataset(tmp_path / "g.h5", darcy.inputs, Y, darcy.meta, decoder_data={"g": g})
+    ds = FEDataset(path)
+    tr = Trainer(model, epochs=1, batch_size=4, seed=5, progress=False)
+    tr.fit(ds)
+    errs = tr.evaluate(ds)
+    with torch.no_grad():
+        pred = model(ds.inputs, g=g)
+        assert torch.equal(pred[:, bnd], g)
+        assert torch.allclose(errs, tr.metric.relative_error(pred, Y), rtol=1e-12)
+        assert not torch.allclose(errs, tr.metric.relative_error(model(ds.inputs), Y), rtol=1e-3)
+
+
+def test_spon_train_nproc_2_starts_two_ranks(darcy, tmp_path):
+    from spon.cli import main
+    out = tmp_path / "t"
+    assert main(["train", "--data", str(darcy.path), "--processor", "mg", "--width", "4", "--epochs", "1",
+                 "--batch-size", "4", "--nproc", "2", "--out", str(out)]) == 0
+    assert (out / "last.pt").is_file() and json.loads((out / "history.json").read_text())["epoch"] == [1]
+    assert main(["train", "--data", str(darcy.path), "--batch-size", "3", "--nproc", "2",
+                 "--out", str(out)]) == 2
