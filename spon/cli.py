@@ -232,7 +232,7 @@ def cmd_train(cfg):
 
     from .data import FEDataset
     from .models import build_spon
-    from .training import Trainer, fe_comm, init_from_env, launch
+    from .training import ResumeMismatch, Trainer, fe_comm, init_from_env, launch
 
     if cfg["nproc"] < 1:
         raise UsageError(f"--nproc: expected at least 1 process, got {cfg['nproc']}")
@@ -284,8 +284,10 @@ def cmd_train(cfg):
         with _input("--resume"):
             resume = trainer.read_resume(out / "last.pt")
     Subset = torch.utils.data.Subset
-    with _input("--resume" if resume is not None else "--data"):
+    try:
         hist = trainer.fit(Subset(ds, tr.tolist()), Subset(ds, te.tolist()), resume=resume)
+    except ResumeMismatch as e:
+        raise UsageError(f"--resume: {e}") from None
     if rank == 0:
         atomic_write_json(out / "history.json", hist)
         print(f"final test relative L2 error {hist['test_rel'][-1]:.3e}; wrote {out}/best.pt, last.pt, history.json"

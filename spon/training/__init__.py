@@ -1,6 +1,6 @@
 """Training: the Trainer loop over a DataLoader, FE-norm losses, checkpoints, data parallelism."""
 from .distributed import fe_comm, init_from_env, launch, rank_and_world
 from .samples import Samples, as_samples
-from .trainer import Trainer
+from .trainer import ResumeMismatch, Trainer
 
-__all__ = ["Trainer", "Samples", "as_samples", "init_from_env", "rank_and_world", "fe_comm", "launch"]
+__all__ = ["Trainer", "ResumeMismatch", "Samples", "as_samples", "init_from_env", "rank_and_world", "fe_comm", "launch"]

@@ -15,7 +15,11 @@ from ..physics.losses import HybridLoss
 from .distributed import all_reduce_sum, rank_and_world
 from .samples import as_samples, pass_batch
 
-__all__ = ["Trainer"]
+__all__ = ["Trainer", "ResumeMismatch"]
+
+
+class ResumeMismatch(ValueError):
+    """A checkpoint to resume from was written for other data, ``n_train`` or settings."""
 
 log = logging.getLogger(__name__)
 
@@ -266,11 +270,11 @@ class Trainer:
         if "optimizer" not in ckpt or "torch_rng" not in ckpt:
             raise ValueError(f"resume: {path} holds no training state (expected a last.pt written by Trainer)")
         if ckpt.get("spec") != getattr(self.model, "spec", None):
-            raise ValueError(f"resume: {path} was written by a model with another spec")
+            raise ResumeMismatch(f"resume: {path} was written by a model with another spec")
         want = {"epochs": self.epochs, "batch_size": self.batch_size, "seed": self.seed}
         got = {k: ckpt["trainer"].get(k) for k in want}
         if got != want:
-            raise ValueError(f"resume: {path} was written with settings {got}, expected {want}")
+            raise ResumeMismatch(f"resume: {path} was written with settings {got}, expected {want}")
         ckpt["path"] = str(path)
         return ckpt
 
@@ -279,10 +283,10 @@ class Trainer:
         where = ckpt.get("path", "the checkpoint")
         got = {k: ckpt["trainer"].get(k) for k in data_id}
         if got["n_train"] != data_id["n_train"]:
-            raise ValueError(f"resume: {where} was trained on {got['n_train']} samples, "
+            raise ResumeMismatch(f"resume: {where} was trained on {got['n_train']} samples, "
                              f"this run has {data_id['n_train']}")
         if got["data"] != data_id["data"]:
-            raise ValueError(f"resume: {where} was trained on other data (fingerprint {got['data']}, "
+            raise ResumeMismatch(f"resume: {where} was trained on other data (fingerprint {got['data']}, "
                              f"this run's is {data_id['data']}); pass the same dataset and split")
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
