@@ -364,7 +364,112 @@ def poisson3d(a, out):
     return sec
 
 
-SECTIONS = {"hyperelasticity": hyperelasticity, "stokes_divfree": stokes_divfree, "poisson3d": poisson3d}
+def dfg_2d1(a, out):
+    """DFG 2D-1 (Schäfer & Turek 1996; U_m = 0.3, Re = 20, steady): drag and lift of the Navier–Stokes
+    solver against the published values, on three gmsh meshes (cylinder size h/8, wake h/2)."""
+    from spon.data.navier_stokes import DFG_2D1, DFGChannel
+
+    levels = []
+    for h in (0.08, 0.04, 0.02):
+        t0 = time.perf_counter()
+        ch = DFGChannel(MeshSpec("dfg_cylinder", h, 0))
+        ch.solve_steady(DFG_2D1["U_m"])
+        cd, cl = ch.coefficients()
+        levels.append({"h": h, "dofs": ch.dofs, "cells": ch.mesh.num_cells(), "cd": cd, "cl": cl,
+                       "cd_rel_err": abs(cd / DFG_2D1["cd"] - 1), "cl_rel_err": abs(cl / DFG_2D1["cl"] - 1),
+                       "seconds": time.perf_counter() - t0})
+        print("dfg_2d1", levels[-1], flush=True)
+    main = levels[1]      # the mesh of the learned operators
+    return {"reference": DFG_2D1, "method": "Taylor-Hood P2-P1, Newton + MUMPS, forces from the volume integral "
+                                            "of the residual against a velocity that is 1 on the cylinder",
+            "h": main["h"], "dofs": main["dofs"], "cd": main["cd"], "cl": main["cl"],
+            "cd_rel_err": main["cd_rel_err"], "cl_rel_err": main["cl_rel_err"], "mesh_convergence": levels,
+            "target": {"rel_err_at_most": 0.01,
+                       "met": main["cd_rel_err"] <= 0.01 and main["cl_rel_err"] <= 0.01}}
+
+
+def navier_stokes_steady(a, out):
+    """Steady flow past the DFG cylinder for peak inflow U_m in [0.075, 0.6] (Re 5 to 40): the Stokes flow
+    with the same inflow (linear in U_m, one solve) in, the Navier-Stokes velocity out. SPON models use a
+    Dirichlet decoder whose boundary values are each sample's own (the input's: inflow profile, no slip on
+    walls and cylinder), passed per sample through the Trainer; the masked FNO sees the Stokes flow,
+    x, y and the mask on a grid over the channel's bounding box."""
+    from spon.data.navier_stokes import CYLINDER, INFLOW, WALLS, DFGChannel
+
+    ms = MeshSpec("dfg_cylinder", a.ns_h, 1)
+    ch = DFGChannel(ms)
+    V = ch.V
+    n = a.ns_train + a.ns_test
+    rng = np.random.default_rng(0)
+    U_m = rng.uniform(0.075, 0.6, size=n)
+    # Stokes flow for U_m = 1: the input is U_m times it
+    w_s = fd.Function(ch.W)
+    (u, p), (v, q) = fd.TrialFunctions(ch.W), fd.TestFunctions(ch.W)
+    ch.U_m.assign(1.0)
+    fd.solve((ch.nu * fd.inner(fd.grad(u), fd.grad(v)) - p * fd.div(v) - q * fd.div(u)) * fd.dx
+             == fd.inner(fd.Constant((0.0, 0.0)), v) * fd.dx, w_s, bcs=ch.bcs,
+             solver_parameters={"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"})
+    stokes = torch.as_tensor(w_s.subfunctions[0].dat.data_ro.copy()).reshape(-1)
+    t0 = time.perf_counter()
+    Y = torch.empty(n, V.dim(), dtype=torch.float64)
+    ch.w.zero()
+    for i in np.argsort(U_m):                   # continuation: each Newton solve starts at the last
+        ch.solve_steady(float(U_m[i]))
+        Y[i] = torch.as_tensor(ch.w.subfunctions[0].dat.data_ro.copy()).reshape(-1)
+    data_seconds = time.perf_counter() - t0
+    X = torch.as_tensor(U_m)[:, None] * stokes[None]
+    te, tr = slice(0, a.ns_test), slice(a.ns_test, n)
+    norm = FENorm(V)
+    bc_nodes = np.unique(np.concatenate([fd.DirichletBC(V, fd.Constant((0.0, 0.0)), b).nodes
+                                         for b in (INFLOW, WALLS, CYLINDER)]))
+    bdofs = torch.as_tensor((2 * bc_nodes[:, None] + np.arange(2)).reshape(-1))
+    stokes_as_prediction = norm.relative_error(X[te], Y[te]).mean().item()
+    grid = GridTransfer(fd.FunctionSpace(ch.mesh, "CG", 2), n=a.ns_grid)
+    sec = {"mesh": ms.to_dict(), "velocity_dofs": V.dim(), "mixed_dofs": ch.dofs, "levels": 2,
+           "U_m_range": [0.075, 0.6], "reynolds_range": [5, 40], "n_train": a.ns_train, "n_test": a.ns_test,
+           "epochs": a.epochs, "seeds": a.seeds, "data_seconds": data_seconds,
+           "stokes_as_prediction": {"rel_l2": stokes_as_prediction,
+                                    "note": "the input itself (Stokes flow) as a prediction: what learning must beat"},
+           "grid": a.ns_grid, "grid_points_inside": int(grid.mask.sum()), "data_path": data_path_check(None, grid),
+           "metric": "relative L2 error of the velocity on the test values of U_m; max_boundary_error over "
+                     "inflow, walls and cylinder DOFs", "recipe": RECIPE, "runs": {}}
+    base = {"mesh": ms.to_dict(), "input": {"family": "CG", "degree": 2, "shape": [2]},
+            "output": {"family": "CG", "degree": 2, "shape": [2]}, "encoder": "l2",
+            "decoder": {"kind": "dirichlet", "value": 0.0, "boundary": [INFLOW, WALLS, CYLINDER]}, "dtype": "float32"}
+    procs = {"spon_mg": {"kind": "mg", "width": 16, "coarse_width": 64, "smooth": 1, "coarse_layers": 4,
+                         "linear_skip": True},
+             "spon_graph": {"kind": "graph", "width": 16, "layers": 6, "linear_skip": True}}
+    for kind in ("spon_mg", "spon_graph", "fno"):
+        runs = []
+        for seed in range(a.seeds):
+            t1 = time.perf_counter()
+            if kind == "fno":
+                m = VectorFNO(grid, seed=seed, **SETTINGS["fno"]).fit(X[tr], Y[tr], a.epochs, desc=f"fno {seed}")
+                secs = time.perf_counter() - t1
+                pred, params = m.predict(X[te]), m.params
+            else:
+                m = build_spon({**base, "processor": procs[kind], "seed": seed})
+                Trainer(m, epochs=a.epochs, batch_size=8, lr=3e-3, seed=seed, desc=f"{kind} seed {seed}").fit(
+                    (X[tr], Y[tr], {"g": X[tr]}))       # each sample's boundary values ride along
+                secs = time.perf_counter() - t1
+                with torch.no_grad():      # the trained weights in float64: boundary values to float64 round-off
+                    m.double()
+                    pred = torch.cat([m(x, g=x) for x in X[te].split(16)])
+                params = sum(q.numel() for q in m.parameters())
+            pred = pred.reshape(a.ns_test, -1)
+            runs.append({"seed": seed, "rel_l2": norm.relative_error(pred, Y[te]).mean().item(),
+                         "max_boundary_error": (pred[:, bdofs] - Y[te][:, bdofs]).abs().max().item(),
+                         "train_seconds": secs, "params": params})
+            print(kind, runs[-1], flush=True)
+        sec["runs"][kind], sec[kind] = runs, summary(runs)
+        out["navier_stokes_steady"] = sec
+        atomic_write_json(a.out, out)
+    sec["target"] = {"spon_mg_rel_l2_at_most": 0.03, "met": sec["spon_mg"]["rel_l2"] <= 0.03}
+    return sec
+
+
+SECTIONS = {"hyperelasticity": hyperelasticity, "stokes_divfree": stokes_divfree, "poisson3d": poisson3d,
+            "dfg_2d1": dfg_2d1, "navier_stokes_steady": navier_stokes_steady}
 
 
 def main(argv=None):
@@ -378,6 +483,10 @@ def main(argv=None):
     p.add_argument("--grid", type=int, default=32)
     p.add_argument("--stokes-h", type=float, default=0.25, help="gmsh size of the Stokes unit square base mesh")
     p.add_argument("--h3d", type=float, default=0.35, help="gmsh size of the 3D cube-with-hole base mesh")
+    p.add_argument("--ns-h", type=float, default=0.08, help="gmsh size of the DFG channel's base mesh (refined once)")
+    p.add_argument("--ns-train", type=int, default=40)
+    p.add_argument("--ns-grid", type=int, default=64, help="FNO grid points per side on the channel's box")
+    p.add_argument("--ns-test", type=int, default=20)
     p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {','.join(SECTIONS)}")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--out", type=Path, default=HERE / "results" / "spon_paper.json")
