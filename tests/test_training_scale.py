@@ -280,3 +280,20 @@ def test_spon_train_nproc_2_starts_two_ranks(darcy, tmp_path):
     assert (out / "last.pt").is_file() and json.loads((out / "history.json").read_text())["epoch"] == [1]
     assert main(["train", "--data", str(darcy.path), "--batch-size", "3", "--nproc", "2",
                  "--out", str(out)]) == 2
+
+
+def test_a_processor_that_starts_as_identity_keeps_the_untrained_model_the_input(darcy):
+    """fit_scales reads the processor's promise, whatever the decoder: S(x) = D(E(x)) before training."""
+    spec = {"mesh": darcy.meta["mesh"], "input": {"family": "CG", "degree": 1}, "output": {"family": "CG", "degree": 1},
+            "encoder": "l2", "decoder": {"kind": "dirichlet", "value": 0.0}, "dtype": "float64",
+            "processor": {"kind": "mg", "width": 4, "coarse_width": 4, "coarse_layers": 1, "linear_skip": True}}
+    model = build_spon(spec)
+    assert model.processor.starts_as_identity
+    V = model.decoder.V
+    x = torch.randn(6, V.dim(), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x[:, model.decoder.boundary_dofs] = 0
+    model.fit_scales(x, 3 * x)
+    with torch.no_grad():
+        assert torch.allclose(model(x), x, atol=1e-12)
+    assert not build_spon({**spec, "processor": {"kind": "mg", "width": 4, "coarse_width": 4,
+                                                 "coarse_layers": 1}}).processor.starts_as_identity

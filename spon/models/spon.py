@@ -77,8 +77,9 @@ class SPON(nn.Module):
         self.input_scale.fill_((max(q - s * s / n, 0.0) / (n - 1)) ** 0.5)
         if ny == 0:
             return
-        if getattr(d, "interior", "values") != "values" and getattr(self.processor, "hparams", {}).get("linear_skip"):
-            # the untrained model is the decoder's linear solve of the input itself: keep it so
+        if getattr(self.processor, "starts_as_identity", False):
+            # the untrained model is the decoder applied to the encoded input itself (for a Green's
+            # decoder, its linear solve): keep it so
             self.output_scale.copy_(self.input_scale)
             return
         gen = torch.Generator(device="cpu").manual_seed(0)

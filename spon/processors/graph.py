@@ -156,6 +156,11 @@ class GraphProcessor(nn.Module):
             nn.init.zeros_(self.project[-1].bias)
         self.bind(V)
 
+    @property
+    def starts_as_identity(self) -> bool:
+        """Whether the untrained processor is the identity (``linear_skip`` with equal channels)."""
+        return bool(self.hparams.get("linear_skip")) and self.hparams["in_channels"] == self.hparams["out_channels"]
+
     def bind(self, V) -> "GraphProcessor":
         """Run on the DOF graph of ``V`` (another mesh of the domain); weights are kept."""
         if V.mesh().geometric_dimension != self.dim:

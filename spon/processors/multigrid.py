@@ -98,6 +98,11 @@ class MultigridProcessor(nn.Module):
                 self.project[-1].bias.zero_()
         self.bind(spaces)
 
+    @property
+    def starts_as_identity(self) -> bool:
+        """Whether the untrained processor is the identity (``linear_skip`` with equal channels)."""
+        return bool(self.hparams.get("linear_skip")) and self.hparams["in_channels"] == self.hparams["out_channels"]
+
     def bind(self, spaces) -> "MultigridProcessor":
         """Run on another hierarchy with the same number of levels; weights are kept."""
         spaces = list(spaces)
