@@ -75,3 +75,12 @@ def test_no_step_before_start():
     ch._unsteady = None
     with pytest.raises(RuntimeError, match="start_unsteady"):
         ch.step()
+
+
+def test_strouhal_of_a_sine():
+    from spon.data.navier_stokes import strouhal
+    t = np.linspace(0, 2, 801)
+    st, amp = strouhal(t, 0.3 + 0.7 * np.sin(2 * np.pi * 3.0 * t + 0.4), U_bar=1.0)
+    assert st == pytest.approx(0.3, rel=1e-4) and amp == pytest.approx(0.7, rel=1e-3)
+    with pytest.raises(ValueError, match="two periods"):
+        strouhal(t[:50], np.sin(t[:50]), U_bar=1.0)

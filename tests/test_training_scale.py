@@ -18,6 +18,15 @@ SPEC = {"input": {"family": "DG", "degree": 0}, "output": {"family": "CG", "degr
         "processor": {"kind": "mg", "width": 8, "coarse_width": 16}}
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Bit-for-bit comparisons with subprocesses need the same reduction order: one thread in both."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def darcy(tmp_path_factory):
     d = tmp_path_factory.mktemp("scale")

@@ -25,9 +25,11 @@ import firedrake as fd
 from ..fem.solve import lu_parameters
 from ..mesh.spec import MeshSpec, build_hierarchy
 
-__all__ = ["DFG_2D1", "navier_stokes_residual", "DFGChannel"]
+__all__ = ["DFG_2D1", "DFG_2D2", "navier_stokes_residual", "DFGChannel", "strouhal"]
 
 DFG_2D1 = {"U_m": 0.3, "cd": 5.57953523384, "cl": 0.010618948146}
+# 2D-2 (periodic): the published ranges; St = 0.2950-0.3050, max C_L = 0.99-1.01
+DFG_2D2 = {"U_m": 1.5, "strouhal": 0.30, "cl_max": 1.0}
 INFLOW, OUTFLOW, WALLS, CYLINDER = 1, 2, 3, 4
 H, D = 0.41, 0.1
 
@@ -140,6 +142,27 @@ class DFGChannel:
     def unsteady_coefficients(self) -> tuple[float, float]:
         """``(C_D, C_L)`` of the current time step (the time derivative included)."""
         return self.coefficients(self.w, residual=self._unsteady_residual)
+
+    def velocity(self):
+        """The velocity of the current state as a flat tensor (node-major, interleaved)."""
+        import torch
+        return torch.as_tensor(self.w.subfunctions[0].dat.data_ro.copy()).reshape(-1)
+
+
+def strouhal(times, signal, U_bar: float, diameter: float = D) -> tuple[float, float]:
+    """``(St, amplitude)`` of a periodic signal: the frequency from the mean spacing of its
+    upward zero crossings (about its mean, linearly interpolated), ``St = f D / Ū``; the
+    amplitude is half its peak-to-peak range."""
+    import numpy as np
+
+    t, s = np.asarray(times, dtype=float), np.asarray(signal, dtype=float)
+    c = s - s.mean()
+    up = np.flatnonzero((c[:-1] < 0) & (c[1:] >= 0))
+    if len(up) < 2:
+        raise ValueError("signal: expected at least two periods to measure a frequency")
+    tc = t[up] - c[up] * (t[up + 1] - t[up]) / (c[up + 1] - c[up])
+    period = (tc[-1] - tc[0]) / (len(tc) - 1)
+    return diameter / (period * U_bar), 0.5 * (s.max() - s.min())
 
 
 def _dot(r, w):
