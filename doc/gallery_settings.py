@@ -20,6 +20,7 @@ SMALL = {
     "fe2_cook": ["--rve-h", "0.1", "--macro-h", "24", "--steps", "2", "--displacement", "1.0", "--adam", "300",
                  "--lbfgs", "50"],
     "hyperelasticity": ["--h", "8.0", "--refinements", "1", "--n-train", "60", "--n-test", "10", "--epochs", "8"],
+    "navier_stokes_dfg": ["--h", "0.08", "0.04", "--shedding-steps", "250"],
     # how-to guides
     "byo_mesh_spaces": ["--n", "40", "--epochs", "10"],
     "fe2_own_rve": ["--h", "0.08", "--macro-h", "24"],

@@ -37,6 +37,7 @@ DEMOS = {
     "poisson_mlp": "encode-MLP-decode for Poisson with exact Dirichlet data",
     "physics_darcy": "physics-informed and hybrid training on Darcy",
     "hyperelasticity": "neo-Hookean Cook's membrane: SPON-MG with a linear-elasticity Green decoder",
+    "navier_stokes_dfg": "Navier-Stokes past the DFG cylinder: drag and lift against Schaefer & Turek, shedding",
     "inverse_conductivity": "four inverse conductivity problems through Firedrake's adjoint",
     "divergence_free": "exactly divergence-free outputs: stream function into Raviart-Thomas",
     "rve_homogenisation": "periodic homogenisation of the three RVEs: fields, σ̄ and consistent tangent",
