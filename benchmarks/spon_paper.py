@@ -420,9 +420,7 @@ def navier_stokes_steady(a, out):
     X = torch.as_tensor(U_m)[:, None] * stokes[None]
     te, tr = slice(0, a.ns_test), slice(a.ns_test, n)
     norm = FENorm(V)
-    bc_nodes = np.unique(np.concatenate([fd.DirichletBC(V, fd.Constant((0.0, 0.0)), b).nodes
-                                         for b in (INFLOW, WALLS, CYLINDER)]))
-    bdofs = torch.as_tensor((2 * bc_nodes[:, None] + np.arange(2)).reshape(-1))
+    bdofs = ch.velocity_boundary_dofs()
     stokes_as_prediction = norm.relative_error(X[te], Y[te]).mean().item()
     grid = GridTransfer(fd.FunctionSpace(ch.mesh, "CG", 2), n=a.ns_grid)
     sec = {"mesh": ms.to_dict(), "velocity_dofs": V.dim(), "mixed_dofs": ch.dofs, "levels": 2,
@@ -510,9 +508,7 @@ def navier_stokes_rollout(a, out):
     fe_probe = U[eval_idx].reshape(len(eval_idx), -1, 2)[:, probe, 1].numpy()
     st_fe = strouhal(t_eval, fe_probe, U_bar)[0]
     norm = FENorm(V)
-    bc_nodes = np.unique(np.concatenate([fd.DirichletBC(V, fd.Constant((0.0, 0.0)), b).nodes
-                                         for b in (INFLOW, WALLS, CYLINDER)]))
-    bdofs = torch.as_tensor((2 * bc_nodes[:, None] + np.arange(2)).reshape(-1))
+    bdofs = ch.velocity_boundary_dofs()
     grid = GridTransfer(fd.FunctionSpace(ch.mesh, "CG", 2), n=a.ns_grid)
     sec = {"mesh": ms.to_dict(), "velocity_dofs": V.dim(), "mixed_dofs": ch.dofs, "dt": dt, "k": k,
            "spinup_steps": a.ns_spinup, "record_steps": a.ns_record, "training_window_steps": win,

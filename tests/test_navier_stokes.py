@@ -84,3 +84,16 @@ def test_strouhal_of_a_sine():
     assert st == pytest.approx(0.3, rel=1e-4) and amp == pytest.approx(0.7, rel=1e-3)
     with pytest.raises(ValueError, match="two periods"):
         strouhal(t[:50], np.sin(t[:50]), U_bar=1.0)
+
+
+def test_velocity_boundary_dofs_hold_the_dirichlet_data(channel):
+    from spon.data.navier_stokes import CYLINDER, INFLOW, WALLS
+    V = channel.V
+    g = fd.Function(V)
+    fd.DirichletBC(V, channel.inflow_profile, INFLOW).apply(g)
+    b = channel.velocity_boundary_dofs()
+    u = channel.velocity()
+    assert 0 < len(b) < V.dim()
+    assert np.abs(u[b].numpy() - g.dat.data_ro.reshape(-1)[b.numpy()]).max() < 1e-12
+    walls = fd.DirichletBC(V, fd.Constant((0.0, 0.0)), (WALLS, CYLINDER)).nodes
+    assert np.abs(u.reshape(-1, 2)[walls].numpy()).max() == 0

@@ -143,6 +143,15 @@ class DFGChannel:
         """``(C_D, C_L)`` of the current time step (the time derivative included)."""
         return self.coefficients(self.w, residual=self._unsteady_residual)
 
+    def velocity_boundary_dofs(self):
+        """Flat indices (node-major, interleaved) of the velocity DOFs with Dirichlet data:
+        inflow, walls and cylinder."""
+        import numpy as np
+        import torch
+
+        nodes = np.unique(np.concatenate([bc.nodes for bc in self.bcs]))
+        return torch.as_tensor((2 * nodes[:, None] + np.arange(2)).reshape(-1))
+
     def velocity(self):
         """The velocity of the current state as a flat tensor (node-major, interleaved)."""
         import torch
