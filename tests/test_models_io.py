@@ -226,6 +226,11 @@ _KINDS = {
               "coefficients",
               {"kind": "mixed", "parts": [{"kind": "dirichlet", "value": 0.0}, {"kind": "coefficients"}]},
               {"kind": "mlp", "width": 8}),
+    "mixed_mg": ({"mixed": [{"family": "CG", "degree": 2, "shape": [2]}, {"family": "CG", "degree": 1}]},
+                 {"mixed": [{"family": "CG", "degree": 2, "shape": [2]}, {"family": "CG", "degree": 1}]},
+                 "coefficients",
+                 {"kind": "mixed", "parts": [{"kind": "dirichlet", "value": 0.0}, {"kind": "coefficients"}]},
+                 {"kind": "mg", "width": 4, "coarse_width": 4, "coarse_layers": 1}),
 }
 
 

@@ -77,6 +77,10 @@ decides how far information travels and on which meshes the weights can run.
      - :class:`~spon.processors.MultigridProcessor` on a
        :func:`~firedrake.mg.mesh.MeshHierarchy`
      - a learned V-cycle: global reach at linear cost
+   * - has a mixed output (Taylor–Hood velocity and pressure)
+     - either of the two above, wrapped by :class:`~spon.processors.SharedNodeProcessor`
+       (what ``build_spon`` does for a mixed output with ``"graph"`` or ``"mg"``)
+     - one graph on the P2 nodes; velocity and pressure are channels there
 
 The code below checks the decoders' promises with untrained, random weights,
 and shows how the processors' sizes grow with the mesh.

@@ -28,8 +28,9 @@ import torch
 from ..fem.decoders import CoefficientDecoder, DirichletDecoder, DivergenceFreeDecoder, MixedDecoder
 from ..fem.encoders import CoefficientEncoder, InterpolationEncoder, L2ProjectionEncoder, MomentEncoder
 from ..mesh.spec import MeshSpec, build_hierarchy, save_mesh
-from ..processors import GraphProcessor, MLPProcessor, MultigridProcessor
+from ..processors import GraphProcessor, MLPProcessor, MultigridProcessor, SharedNodeProcessor
 from ..processors.graph import block_size
+from ..processors.shared_nodes import host_space
 
 __all__ = ["build_spon", "spaces_from_spec", "spec_from_model"]
 
@@ -95,10 +96,11 @@ def build_spon(spec: dict, comm=None):
     # Z: the decoder's input space, where the processor works; E: the encoder's target, Z with U's shape
     Z = E = V
     if len(V) > 1:
-        # mixed outputs: the encoder keeps the input's own space and a dense processor maps it to all parts
-        if spec["encoder"] != "coefficients" or spec["processor"].get("kind") != "mlp":
-            raise ValueError("spec: a mixed output space needs encoder 'coefficients' and processor 'mlp' (the "
-                             "graph and multigrid processors act on one node set)")
+        # mixed outputs: the encoder keeps the input's own space; a dense processor maps it to all parts, or a
+        # graph/multigrid processor on the shared node graph (Taylor-Hood: the P2 nodes)
+        if spec["encoder"] != "coefficients":
+            raise ValueError("spec: a mixed output space needs encoder 'coefficients' (the input's coefficients "
+                             "go to the processor as they are)")
         E = U
     if kind == "divergence_free":
         k = int(dec.get("stream_degree", spec["output"]["degree"]))
@@ -122,8 +124,14 @@ def build_spon(spec: dict, comm=None):
     spec.setdefault("seed", 0)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(spec["seed"]))
-        c_in, c_out = (1, 1) if pkind == "mlp" else (block_size(E), block_size(Z))
-        processor = _processor(pkind, proc, spec, hier, Z, c_in, c_out, E.dim())
+        if len(Z) > 1 and pkind in ("graph", "mg"):     # one graph for every part: the host's nodes
+            host = host_space(E, Z)
+            inner = _processor(pkind, proc, spec, hier, host, sum(block_size(Ei) for Ei in E),
+                               sum(block_size(Zi) for Zi in Z), E.dim())
+            processor = SharedNodeProcessor(inner, host, E, Z)
+        else:
+            c_in, c_out = (1, 1) if pkind == "mlp" else (block_size(E), block_size(Z))
+            processor = _processor(pkind, proc, spec, hier, Z, c_in, c_out, E.dim())
     model = SPON(encoder, processor, decoder)
     dtype = spec.get("dtype", "float64")
     if dtype not in _DTYPES:
