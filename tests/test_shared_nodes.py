@@ -58,3 +58,33 @@ def test_mixed_output_through_a_shared_graph(kind):
     gp = torch.autograd.grad(y[:, nu:].sum(), x, retain_graph=True)[0]
     gu = torch.autograd.grad(y[:, :nu].sum(), x)[0]
     assert gp[:, :nu].abs().max() > 0 and gu[:, nu:].abs().max() > 0
+
+
+def test_mixed_decoder_takes_each_samples_boundary_data(taylor_hood):
+    from spon.fem import CoefficientDecoder, DirichletDecoder, MixedDecoder
+    Vu = fd.FunctionSpace(taylor_hood[0].mesh(), taylor_hood[0].ufl_element())
+    Vp = fd.FunctionSpace(taylor_hood[1].mesh(), taylor_hood[1].ufl_element())
+    dec = MixedDecoder(taylor_hood, [DirichletDecoder(Vu, fd.DirichletBC(Vu, fd.Constant((0.0, 0.0)), (1, 3))),
+                                     CoefficientDecoder(Vp)]).double()
+    nu = Vu.dim()
+    g = torch.randn(2, taylor_hood.dim(), dtype=torch.float64)
+    x = torch.randn(2, dec.in_dim, dtype=torch.float64)
+    y = dec(x, g=g)
+    b = dec.parts[0].boundary_dofs
+    assert torch.equal(y[:, :nu][:, b], g[:, :nu][:, b])
+    assert torch.equal(y[:, nu:], dec(x)[:, nu:])           # the pressure part takes no boundary data
+    with pytest.raises(ValueError, match="g"):
+        dec(x, g=torch.randn(2, 5, dtype=torch.float64))
+
+
+def test_an_identity_start_carries_through_the_shared_graph():
+    m = build_spon({"mesh": MeshSpec("unit_square", 0.3, 1).to_dict(), "input": TH, "output": TH,
+                    "encoder": "coefficients", "decoder": {"kind": "mixed", "parts": [
+                        {"kind": "dirichlet", "value": 0.0}, {"kind": "coefficients"}]},
+                    "processor": {"kind": "mg", "width": 4, "coarse_width": 4, "coarse_layers": 1,
+                                  "linear_skip": True}, "dtype": "float64"})
+    assert m.processor.starts_as_identity
+    x = torch.randn(4, m.encoder.U.dim(), dtype=torch.float64)
+    m.fit_scales(x, 2 * x)
+    with torch.no_grad():
+        assert torch.allclose(m(x, g=x), x, atol=1e-12)

@@ -234,7 +234,11 @@ class DivergenceFreeDecoder(Decoder):
 
 
 class MixedDecoder(Decoder):
-    """One decoder per subspace of a mixed space ``W``; inputs are concatenated."""
+    """One decoder per subspace of a mixed space ``W``; inputs are concatenated.
+
+    ``g``: per-sample data on all of ``W`` ``(batch, W.dim())``; each part that
+    takes boundary data (a Dirichlet or divergence-free decoder) reads its own block.
+    """
 
     def __init__(self, W, decoders):
         decoders = list(decoders)
@@ -248,11 +252,13 @@ class MixedDecoder(Decoder):
         super().__init__(W, sum(d.in_dim for d in decoders))
         self.parts = torch.nn.ModuleList(decoders)
 
-    def forward(self, x):
+    def forward(self, x, g=None):
         x = self._input(x)
+        gs = [None] * len(self.parts) if g is None else self.out_layout.split(self._coefficients(g, "g"))
         outs, start = [], 0
-        for d in self.parts:
-            y = d(x[:, start:start + d.in_dim])
+        for d, gi in zip(self.parts, gs):
+            takes_g = gi is not None and isinstance(d, (DirichletDecoder, DivergenceFreeDecoder))
+            y = d(x[:, start:start + d.in_dim], gi) if takes_g else d(x[:, start:start + d.in_dim])
             outs.append(y.reshape(y.shape[0], -1))
             start += d.in_dim
         return torch.cat(outs, dim=1)

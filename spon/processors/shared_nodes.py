@@ -78,6 +78,12 @@ class SharedNodeProcessor(FEModule):
         self.hparams = {"host": str(host.ufl_element()), "in_channels": sum(self.in_blocks),
                         "out_channels": sum(self.out_blocks)}
 
+    @property
+    def starts_as_identity(self) -> bool:
+        """The inner processor starts as the identity and the parts in are the parts out."""
+        return bool(getattr(self.inner, "starts_as_identity", False)) and self.in_blocks == self.out_blocks and all(
+            torch.equal(self._nodes("in", i), self._nodes("out", i)) for i in range(len(self.in_blocks)))
+
     def _nodes(self, side, i):
         return getattr(self, f"{side}_nodes_{i}")
 
