@@ -390,7 +390,8 @@ def dfg_2d1(a, out):
 
 def navier_stokes_steady(a, out):
     """Steady flow past the DFG cylinder for peak inflow U_m in [0.075, 0.6] (Re 5 to 40): the Stokes flow
-    with the same inflow (linear in U_m, one solve) in, the Navier-Stokes velocity out. SPON models use a
+    with the same inflow (linear in U_m, one solve) in, the Navier-Stokes velocity out (spon_mg_mixed: (u, p)
+    in and out on Taylor-Hood, through one V-cycle on the shared P2 node graph). SPON models use a
     Dirichlet decoder whose boundary values are each sample's own (the input's: inflow profile, no slip on
     walls and cylinder), passed per sample through the Trainer; the masked FNO sees the Stokes flow,
     x, y and the mask on a grid over the channel's bounding box."""
@@ -409,15 +410,21 @@ def navier_stokes_steady(a, out):
     fd.solve((ch.nu * fd.inner(fd.grad(u), fd.grad(v)) - p * fd.div(v) - q * fd.div(u)) * fd.dx
              == fd.inner(fd.Constant((0.0, 0.0)), v) * fd.dx, w_s, bcs=ch.bcs,
              solver_parameters={"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"})
-    stokes = torch.as_tensor(w_s.subfunctions[0].dat.data_ro.copy()).reshape(-1)
+
+    def state(w):    # (u, p) flat: the velocity block (node-major, interleaved), then the pressure
+        return torch.cat([torch.as_tensor(f.dat.data_ro.copy()).reshape(-1) for f in w.subfunctions])
+
+    stokes = state(w_s)
     t0 = time.perf_counter()
-    Y = torch.empty(n, V.dim(), dtype=torch.float64)
+    Ymix = torch.empty(n, ch.W.dim(), dtype=torch.float64)
     ch.w.zero()
     for i in np.argsort(U_m):                   # continuation: each Newton solve starts at the last
         ch.solve_steady(float(U_m[i]))
-        Y[i] = torch.as_tensor(ch.w.subfunctions[0].dat.data_ro.copy()).reshape(-1)
+        Ymix[i] = state(ch.w)
     data_seconds = time.perf_counter() - t0
-    X = torch.as_tensor(U_m)[:, None] * stokes[None]
+    Xmix = torch.as_tensor(U_m)[:, None] * stokes[None]
+    nu = V.dim()
+    X, Y = Xmix[:, :nu].contiguous(), Ymix[:, :nu].contiguous()
     te, tr = slice(0, a.ns_test), slice(a.ns_test, n)
     norm = FENorm(V)
     bdofs = ch.velocity_boundary_dofs()
@@ -437,11 +444,27 @@ def navier_stokes_steady(a, out):
     procs = {"spon_mg": {"kind": "mg", "width": 16, "coarse_width": 64, "smooth": 1, "coarse_layers": 4,
                          "linear_skip": True},
              "spon_graph": {"kind": "graph", "width": 16, "layers": 6, "linear_skip": True}}
-    for kind in ("spon_mg", "spon_graph", "fno"):
+    TH = {"mixed": [{"family": "CG", "degree": 2, "shape": [2]}, {"family": "CG", "degree": 1}]}
+    mixed = {**base, "input": TH, "output": TH, "encoder": "coefficients",
+             "decoder": {"kind": "mixed", "parts": [dict(base["decoder"]), {"kind": "coefficients"}]}}
+    p_norm = FENorm(ch.Q)
+    sec["stokes_as_prediction"]["pressure_rel_l2"] = p_norm.relative_error(Xmix[te, nu:], Ymix[te, nu:]).mean().item()
+    for kind in a.ns_models.split(","):
         runs = []
         for seed in range(a.seeds):
             t1 = time.perf_counter()
-            if kind == "fno":
+            extra = {}
+            if kind == "spon_mg_mixed":     # (u, p) on Taylor-Hood, one MG on the shared P2 node graph
+                m = build_spon({**mixed, "processor": procs["spon_mg"], "seed": seed})
+                Trainer(m, epochs=a.epochs, batch_size=8, lr=3e-3, seed=seed, desc=f"{kind} seed {seed}").fit(
+                    (Xmix[tr], Ymix[tr], {"g": Xmix[tr]}))
+                secs = time.perf_counter() - t1
+                with torch.no_grad():
+                    m.double()
+                    full = torch.cat([m(x, g=x) for x in Xmix[te].split(16)])
+                pred, params = full[:, :nu], sum(q.numel() for q in m.parameters())
+                extra = {"pressure_rel_l2": p_norm.relative_error(full[:, nu:], Ymix[te, nu:]).mean().item()}
+            elif kind == "fno":
                 m = VectorFNO(grid, seed=seed, **SETTINGS["fno"]).fit(X[tr], Y[tr], a.epochs, desc=f"fno {seed}")
                 secs = time.perf_counter() - t1
                 pred, params = m.predict(X[te]), m.params
@@ -459,9 +482,11 @@ def navier_stokes_steady(a, out):
             pred = pred.reshape(a.ns_test, -1)
             runs.append({"seed": seed, "rel_l2": norm.relative_error(pred, Y[te]).mean().item(),
                          "max_boundary_error": (pred[:, bdofs] - Y[te][:, bdofs]).abs().max().item(),
-                         "train_seconds": secs, "params": params})
+                         "train_seconds": secs, "params": params, **extra})
             print(kind, runs[-1], flush=True)
         sec["runs"][kind], sec[kind] = runs, summary(runs)
+        if extra:
+            sec[kind]["pressure_rel_l2"] = float(np.mean([r["pressure_rel_l2"] for r in runs]))
         out["navier_stokes_steady"] = sec
         atomic_write_json(a.out, out)
     sec["target"] = {"spon_mg_rel_l2_at_most": 0.03, "met": sec["spon_mg"]["rel_l2"] <= 0.03}
@@ -596,6 +621,8 @@ def main(argv=None):
     p.add_argument("--ns-h", type=float, default=0.08, help="gmsh size of the DFG channel's base mesh (refined once)")
     p.add_argument("--ns-train", type=int, default=40)
     p.add_argument("--ns-grid", type=int, default=64, help="FNO grid points per side on the channel's box")
+    p.add_argument("--ns-models", default="spon_mg,spon_graph,fno,spon_mg_mixed",
+                   help="models of navier_stokes_steady (spon_mg_mixed: (u, p) on Taylor-Hood)")
     p.add_argument("--ns-test", type=int, default=20)
     p.add_argument("--ns-dt", type=float, default=0.01)
     p.add_argument("--ns-k", type=int, default=2, help="the learned map advances k time steps")
