@@ -152,16 +152,15 @@ class FEDataset(torch.utils.data.Dataset):
     memory train through a ``DataLoader`` (``num_workers > 0`` included: every
     worker process opens its own file handle). Each row is checked for NaN/Inf as
     it is read. Items are ``(x, y)``, or ``(x, y, decoder_data)`` when the file
-    holds per-sample decoder data (see :func:`write_dataset`).
+    holds per-sample decoder data (see :func:`write_dataset`). The properties
+    :attr:`inputs` and :attr:`outputs` read the whole array (convenient for small
+    files; a streaming training never touches them).
 
     Parameters
     ----------
     path : str or Path
     dtype : torch dtype of the returned tensors (float64 by default).
     in_memory : read (and check) the whole file once, as before streaming existed.
-
-    :attr:`inputs` and :attr:`outputs` read the whole array (convenient for small
-    files; a streaming training never touches them).
     """
 
     def __init__(self, path, dtype=torch.float64, in_memory: bool = False):
