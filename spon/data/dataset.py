@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
+from ..hashing import content_hash
 from ..fem.checks import check_finite
 from ..fem.layout import dof_coordinates
 
@@ -41,16 +42,6 @@ def dof_fingerprint(V) -> str:
 def _rows_per_chunk(dim: int) -> int:
     # about 64 KiB per chunk: one row of a large mesh, a few rows of a small one
     return max(1, 8192 // max(1, dim))
-
-
-def content_hash(arrays, block: int = 4096) -> str:
-    """sha256 of row-major float64 arrays (h5py datasets or numpy), read ``block`` rows at a time."""
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(str(tuple(a.shape)).encode())
-        for i in range(0, a.shape[0], block):
-            h.update(np.ascontiguousarray(a[i:i + block], dtype=np.float64).tobytes())
-    return h.hexdigest()[:16]
 
 
 def write_dataset(path, inputs: torch.Tensor, outputs: torch.Tensor, meta: dict,

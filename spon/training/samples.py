@@ -13,6 +13,8 @@ import hashlib
 import numpy as np
 import torch
 
+from ..hashing import content_hash
+
 __all__ = ["Samples", "as_samples", "pass_batch"]
 
 
@@ -37,12 +39,8 @@ class _Pairs:
 
     @property
     def fingerprint(self):
-        h = hashlib.sha256()
-        for t in (self.X, self.Y, *(self.decoder[k] for k in sorted(self.decoder))):
-            if t is not None:
-                h.update(str(tuple(t.shape)).encode())
-                h.update(t.detach().cpu().double().contiguous().numpy().tobytes())
-        return h.hexdigest()[:16]
+        arrays = (self.X, self.Y, *(self.decoder[k] for k in sorted(self.decoder)))
+        return content_hash([t.detach().cpu().double().numpy() for t in arrays if t is not None])
 
 
 class _Items:

@@ -21,6 +21,7 @@ __all__ = ["Trainer", "ResumeMismatch"]
 class ResumeMismatch(ValueError):
     """A checkpoint to resume from was written for other data, ``n_train`` or settings."""
 
+
 log = logging.getLogger(__name__)
 
 
@@ -98,7 +99,9 @@ class Trainer:
     def _to(self, t):
         return t.to(self.device, self.dtype)
 
-    def _loader(self, samples, batch_size, shuffle, shard=True):
+    def _loader(self, samples, batch_size, shuffle, shard=True, reused=False):
+        """``reused``: the loader serves every epoch, so its worker processes stay (one-off loaders
+        for evaluation and statistics let theirs go at once)."""
         from torch.utils.data import DataLoader
         from torch.utils.data.distributed import DistributedSampler
 
@@ -106,7 +109,7 @@ class Trainer:
         sampler = DistributedSampler(samples, num_replicas=world, rank=rank, shuffle=shuffle, seed=self.seed,
                                      drop_last=False)
         return DataLoader(samples, batch_size=batch_size, sampler=sampler, collate_fn=pass_batch,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                          num_workers=self.num_workers, persistent_workers=reused and self.num_workers > 0,
                           pin_memory=self.device.type == "cuda")
 
     @torch.no_grad()
@@ -122,19 +125,22 @@ class Trainer:
         dec = {k: self._to(v) for k, v in b["decoder"].items()}
         return self.metric.relative_error(self.model(self._to(b["x"]), **dec), self._to(b["y"]))
 
+    def _share(self, samples):
+        """This rank's every ``world``-th sample (for evaluation and statistics, not shuffled)."""
+        return samples.subset(torch.arange(self.rank, len(samples), self.world))
+
     @torch.no_grad()
     def _test_mean(self, samples) -> float:
         """Mean test error, each rank evaluating every ``world``-th sample."""
         if len(samples) < self.world:
             raise ValueError(f"test: expected at least {self.world} samples (one per rank), got {len(samples)}")
-        mine = samples.subset(torch.arange(self.rank, len(samples), self.world))
-        errs = self.evaluate(mine)
+        errs = self.evaluate(self._share(samples))
         tot = all_reduce_sum(torch.tensor([errs.sum().item(), float(len(errs))], dtype=torch.float64))
         return (tot[0] / tot[1]).item()
 
     @torch.no_grad()
     def _fit_scales(self, samples):
-        mine = samples.subset(torch.arange(self.rank, len(samples), self.world))
+        mine = self._share(samples)
         probe = samples.__getitems__(list(range(min(32, len(samples)))))["x"]
 
         def batches():
@@ -185,7 +191,7 @@ class Trainer:
             self.model.output_scale.fill_(float(output_scale))
         objective = HybridLoss(physics, self.loss, w_physics=physics_weight, w_data=data_weight)
         local_batch = self.batch_size // self.world
-        loader = self._loader(samples, local_batch, shuffle=True)
+        loader = self._loader(samples, local_batch, shuffle=True, reused=True)
         steps = len(loader)
         if self.scheduler_kind == "onecycle":
             sched = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, self.lr, total_steps=self.epochs * steps)
@@ -284,10 +290,10 @@ class Trainer:
         got = {k: ckpt["trainer"].get(k) for k in data_id}
         if got["n_train"] != data_id["n_train"]:
             raise ResumeMismatch(f"resume: {where} was trained on {got['n_train']} samples, "
-                             f"this run has {data_id['n_train']}")
+                                 f"this run has {data_id['n_train']}")
         if got["data"] != data_id["data"]:
             raise ResumeMismatch(f"resume: {where} was trained on other data (fingerprint {got['data']}, "
-                             f"this run's is {data_id['data']}); pass the same dataset and split")
+                                 f"this run's is {data_id['data']}); pass the same dataset and split")
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if sched is not None:
