@@ -274,25 +274,54 @@ def seeds_section(dom, hps, seeds, n_train, epochs):
     return sec, keep
 
 
-def curve_section(dom, hps, sizes, seeds, n_ref, epochs, finals):
-    """Test error against training-set size; every size gets the optimiser steps of the ``n_ref`` run."""
+def curve_section(dom, hps, sizes, seeds, n_ref, epochs, finals, known=None, save=None):
+    """Test error against training-set size; every size gets the optimiser steps of the ``n_ref`` run.
+
+    ``finals``: the square section's seeds (reused at ``n_ref``); ``known``: ``{(kind, n, seed): rel_l2}``
+    from an earlier run with the same settings (reused, and said so); ``save(out)`` after every size.
+    """
+    known = known or {}
     out = {"sizes": list(sizes), "seeds": list(seeds),
            "budget": f"the optimiser steps of the {n_ref}-sample, {epochs}-epoch run at every size "
                      f"(epochs = {epochs} x {n_ref} / n)"}
     for kind, hp in hps.items():
-        rows = {}
+        rows = out.setdefault(kind, {})
         for n in sizes:
+            have = {}
             if n == n_ref and finals is not None:
-                vals = [v for v, s in zip(finals[kind]["rel_l2"], finals[kind]["seeds"]) if s in seeds]
-            else:
-                ep = max(1, round(epochs * n_ref / n))
-                vals = [dom.run(kind, hp, s, n, ep, dom.test, desc=f"curve {kind} n={n} seed {s}")[1]["rel_l2"]
-                        for s in seeds]
+                have = {s: v for v, s in zip(finals[kind]["rel_l2"], finals[kind]["seeds"]) if s in seeds}
+            have |= {s: known[kind, n, s] for s in seeds if (kind, n, s) in known and s not in have}
+            vals = []
+            for s in seeds:
+                if s not in have:
+                    ep = max(1, round(epochs * n_ref / n))
+                    have[s] = dom.run(kind, hp, s, n, ep, dom.test, desc=f"curve {kind} n={n} seed {s}")[1]["rel_l2"]
+                vals.append(have[s])
             m, sd = mean_std(vals)
             rows[str(n)] = {"rel_l2_mean": m, "rel_l2_std": sd, "rel_l2": vals}
+            reused = sorted(s for s in seeds if (kind, n, s) in known or (n == n_ref and finals is not None))
+            if reused:
+                rows[str(n)]["reused_seeds"] = reused
             print("curve", kind, n, rows[str(n)], flush=True)
-        out[kind] = rows
+            if save is not None:
+                save(out)
     return out
+
+
+def prior_results(prior, epochs, n_train):
+    """Seeds' results of an earlier darcy.json run with the same epochs and n_train:
+    the square section's ``finals`` and the data-size curve's ``{(kind, n, seed): rel_l2}``."""
+    st = prior.get("settings", {})
+    if st.get("epochs") != epochs or st.get("n_train") != n_train:
+        return None, {}
+    finals = ({k: prior["square"][k] for k in SEARCH} if "square" in prior else None)
+    known = {}
+    curve = prior.get("data_size_curve", {})
+    for kind in SEARCH:
+        for n, row in curve.get(kind, {}).items():
+            for s, v in zip(curve["seeds"], row["rel_l2"]):
+                known[kind, int(n), s] = v
+    return finals, known
 
 
 def main(argv=None):
@@ -378,8 +407,14 @@ def main(argv=None):
             out[name] = sec
             save()
         if name == "square" and "curve" in sections:
-            out["data_size_curve"] = curve_section(dom, hps, sizes, curve_seeds, a.n_train, a.epochs, finals)
-            save()
+            known = {}
+            if a.search_from is not None and finals is None:
+                finals, known = prior_results(prior, a.epochs, a.n_train)
+
+            def save_curve(c):
+                out["data_size_curve"] = c
+                save()
+            curve_section(dom, hps, sizes, curve_seeds, a.n_train, a.epochs, finals, known, save_curve)
 
     targets = {}
     if "square" in out:
