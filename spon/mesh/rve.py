@@ -21,7 +21,7 @@ from pathlib import Path
 from ..atomic import atomic_path
 from .gmsh_io import cache_dir, gmsh_session
 
-__all__ = ["RVE_KINDS", "rve_msh", "rve_mesh", "check_periodic_msh"]
+__all__ = ["RVE_KINDS", "rve_msh", "rve_mesh", "check_periodic_msh", "tile_rve_msh"]
 
 RVE_KINDS = ("fibre", "ellipse", "three_circles")
 _TOL = 1e-8
@@ -140,3 +140,67 @@ def rve_mesh(kind: str = "fibre", h: float = 0.05, name: str | None = None, comm
     check_periodic_msh(path)
     kw = {} if comm is None else {"comm": comm}
     return fd.Mesh(str(path), name=name or f"rve_{kind}", **kw)
+
+
+def tile_rve_msh(path, n: int) -> Path:
+    """``n × n`` copies of a periodic RVE mesh, merged into one conforming mesh; the cached ``.msh`` path.
+
+    The copies are the RVE's own triangles shifted by whole cells, so every cell of
+    the tiled mesh is meshed exactly as the RVE is: a fully resolved simulation on it
+    differs from FE² on that RVE only by scale separation. Periodic edge nodes make
+    neighbouring copies conform. Physical groups: the RVE's surface ids are kept;
+    curves 1 = x = x₀ (left), 2 = x = x₀ + n Lx (right), 3 = bottom, 4 = top.
+    """
+    import meshio
+    import numpy as np
+
+    path = Path(path)
+    if not (isinstance(n, int) and n >= 1):
+        raise ValueError(f"n: expected a positive integer number of cells per side, got {n!r}")
+    check_periodic_msh(path)
+    key = hashlib.sha256(path.read_bytes() + f"tile{n}".encode()).hexdigest()[:16]
+    out = cache_dir() / f"tiled-{path.stem}-{n}x{n}-{key}.msh"
+    if out.is_file():
+        return out
+    m = meshio.read(path)
+    tris = [i for i, b in enumerate(m.cells) if b.type == "triangle"]
+    if not tris or "gmsh:physical" not in m.cell_data:
+        raise ValueError(f"path: {path} has no triangles with physical surface ids")
+    cells = np.concatenate([m.cells[i].data for i in tris])
+    phys = np.concatenate([np.asarray(m.cell_data["gmsh:physical"][i]) for i in tris])
+    used = np.unique(cells)
+    X = m.points[:, :2]
+    lo, hi = X[used].min(axis=0), X[used].max(axis=0)
+    L = hi - lo
+    pts, tri = [], []
+    for j in range(n):
+        for i in range(n):
+            pts.append(X + L * (i, j))
+            tri.append(cells + len(X) * (j * n + i))
+    pts, tri = np.concatenate(pts), np.concatenate(tri)
+    # shared edge nodes of neighbouring copies coincide up to round-off: merge them
+    keys = np.round((pts - lo) / L * 2**20).astype(np.int64)
+    _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    tri = inv[tri]
+    alive = np.unique(tri)
+    renum = np.full(len(first), -1)
+    renum[alive] = np.arange(len(alive))
+    tri, P, phys = renum[tri], pts[first[alive]], np.tile(phys, n * n)
+    # boundary edges: those of one triangle only
+    e = np.sort(np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]]), axis=1)
+    edges, count = np.unique(e, axis=0, return_counts=True)
+    edges = edges[count == 1]
+    mid = P[edges].mean(axis=1)
+    top = lo + n * L
+    tol = 1e-9 * L.max()
+    side = np.zeros(len(edges), dtype=int)
+    for tag, (d, v) in enumerate(((0, lo[0]), (0, top[0]), (1, lo[1]), (1, top[1])), start=1):
+        side[np.abs(mid[:, d] - v) < tol] = tag
+    if np.any(side == 0):
+        raise ValueError(f"path: {path} tiles with boundary edges off the outer box (holes are not supported)")
+    mesh = meshio.Mesh(np.c_[P, np.zeros(len(P))], [("triangle", tri), ("line", edges)],
+                       cell_data={"gmsh:physical": [phys, side], "gmsh:geometrical": [phys, side]})
+    with atomic_path(out, ".msh") as tmp:
+        meshio.write(tmp, mesh, file_format="gmsh22", binary=False)
+    return out
