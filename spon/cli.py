@@ -52,7 +52,7 @@ DEFAULTS = {
               "test_fraction": 0.2, "seed": 0, "device": "cpu", "dtype": "float32", "out": "results/train",
               "resume": False, "nproc": 1, "num_workers": 0},
     "evaluate": {"checkpoint": None, "data": None, "out": "results/evaluate"},
-    "fe2": {"material": "surrogate", "surrogate": "", "rve": "fibre", "rve_h": 0.05, "mesh": "cook_membrane",
+    "fe2": {"material": "surrogate", "surrogate": "", "rve": "fibre", "materials": "", "rve_h": 0.05, "mesh": "cook_membrane",
             "h": 12.0, "degree": 2, "clamped": 1, "loaded": 2, "displacement": 2.0, "steps": 4,
             "out": "results/fe2"},
 }
@@ -147,7 +147,11 @@ def _parser():
     f.add_argument("--config", help="TOML or JSON file with any of the options below")
     f.add_argument("--material", choices=["surrogate", "reference"], help="constitutive response (default surrogate)")
     f.add_argument("--surrogate", help="checkpoint from `spon demo equino_training` (required for surrogate)")
-    f.add_argument("--rve", choices=["fibre", "ellipse", "three_circles"], help="RVE for reference (default fibre)")
+    f.add_argument("--rve", help="RVE for reference: fibre, ellipse, three_circles, or your own periodic "
+                   "mesh file with physical surfaces per phase (default fibre)")
+    f.add_argument("--materials", help="phase laws: a JSON file or inline JSON {region id: [class, {params}]}, "
+                   "class a spon law (LinearElastic, NonlinearElasticMatrix) or an importable module.Class "
+                   "(default EquiNO's matrix on 1, fibre on 2)")
     f.add_argument("--rve-h", type=float, help="RVE mesh size for reference (default 0.05)")
     f.add_argument("--mesh", help="macro mesh: cook_membrane, l_profile, or a .geo/.msh/.vtu path "
                    "(default cook_membrane)")
@@ -377,24 +381,31 @@ def cmd_fe2(cfg) -> int:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from .mesh import GEOMETRIES, gmsh_mesh, read_mesh, rve_mesh
-    from .multiscale import RVEProblem, equino_materials
+    from .mesh import GEOMETRIES, gmsh_mesh, read_mesh
     from .multiscale import load_surrogate
+    from .multiscale.equino import materials_from_spec
     from .multiscale.macro import FE2Material, SurrogateMaterial, check_boundary_ids
-    from .multiscale.workflow import run_macro
+    from .multiscale.workflow import rve_problem, run_macro
 
     if cfg["steps"] < 1:
         raise UsageError(f"--steps: expected at least 1, got {cfg['steps']}")
+    mats = None
+    if cfg["materials"]:
+        with _input("--materials"):
+            m = cfg["materials"]
+            spec = m if isinstance(m, dict) else json.loads(
+                Path(m).read_text() if not m.lstrip().startswith("{") else m)
+            mats = materials_from_spec(spec, strict=True)
     if cfg["material"] == "surrogate":
         if not cfg["surrogate"]:
             raise UsageError("--surrogate: required with --material surrogate (a checkpoint from "
                              "`spon demo equino_training`, e.g. results/equino/equino.pt)")
         with _input("--surrogate"):
-            material = SurrogateMaterial(load_surrogate(cfg["surrogate"]))
+            material = SurrogateMaterial(load_surrogate(cfg["surrogate"], materials=mats))
     else:
-        with _input("--rve/--rve-h"):
-            rve = rve_mesh(cfg["rve"], h=cfg["rve_h"])
-        material = FE2Material(RVEProblem(rve, equino_materials()), progress=True)
+        with _input("--rve/--rve-h/--materials"):
+            rve, _ = rve_problem(cfg["rve"], h=cfg["rve_h"], materials=mats)
+        material = FE2Material(rve, progress=True)
     m = cfg["mesh"]
     with _input("--mesh/--h"):
         mesh = gmsh_mesh(m, h=cfg["h"]) if m in GEOMETRIES or m.endswith(".geo") else read_mesh(m)

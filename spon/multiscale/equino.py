@@ -178,14 +178,47 @@ class EquiNO(Surrogate):
 
 
 def material_spec(materials):
-    return {int(k): [type(m).__name__, m.params()] for k, m in materials.items()}
+    """``{id: [class, params]}``; a user's class is named ``module.Class`` so it can be imported back."""
+    def name(m):
+        C = type(m)
+        return C.__name__ if getattr(_materials, C.__name__, None) is C else f"{C.__module__}.{C.__qualname__}"
+    return {int(k): [name(m), m.params()] for k, m in materials.items()}
 
 
-def materials_from_spec(spec):
+def _material_class(cls):
+    C = getattr(_materials, cls, None)
+    if C is None and "." in cls:
+        import importlib
+        mod, _, attr = cls.rpartition(".")
+        try:
+            C = getattr(importlib.import_module(mod), attr, None)
+        except ImportError:
+            C = None
+    return C if isinstance(C, type) and issubclass(C, _materials.Material) else None
+
+
+def materials_from_spec(spec, strict: bool = False):
+    """Materials from :func:`material_spec`'s form. A class that cannot be imported gives ``None``
+    (the caller passes ``materials=``), or with ``strict`` a ``ValueError`` naming it."""
+    if not isinstance(spec, dict) or not spec:
+        raise ValueError(f"materials: expected {{region id: [class name, {{parameters}}]}}, got {spec!r}")
     out = {}
-    for k, (cls, params) in spec.items():
-        C = getattr(_materials, cls, None)
+    for k, entry in spec.items():
+        try:
+            cls, params = entry
+            pid = int(k)
+        except (TypeError, ValueError):
+            raise ValueError(f"materials[{k!r}]: expected [class name, {{parameters}}] under an integer "
+                             f"region id, got {entry!r}") from None
+        C = _material_class(cls)
         if C is None:
-            return None    # a user material: the caller passes materials= on load
-        out[int(k)] = C(**params)
+            if not strict:
+                return None    # a user material: the caller passes materials= on load
+            raise ValueError(f"materials[{k}]: {cls!r} is neither a spon material "
+                             f"({', '.join(_materials.__all__[1:-1])}) nor an importable module.Class "
+                             "subclassing spon.multiscale.Material")
+        try:
+            out[pid] = C(**params)
+        except TypeError as e:
+            raise ValueError(f"materials[{k}]: {cls}({params}) failed: {e}") from None
     return out

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-__all__ = ["train_surrogates", "run_macro", "stress_field_rel_l2"]
+__all__ = ["rve_problem", "train_surrogates", "run_macro", "stress_field_rel_l2"]
 
 
 MLP_GRID = tuple({"width": w, "depth": d} for w in (64, 128) for d in (3, 4))
@@ -20,11 +20,40 @@ def small_strain_sampling(E, fraction: float = 0.25, seed: int = 0) -> np.ndarra
     return E
 
 
-def train_surrogates(kind: str = "fibre", h: float = 0.05, degree: int = 2, n_train: int = 100,
+def rve_problem(rve="fibre", h: float = 0.05, degree: int = 2, materials: dict | None = None):
+    """The cell problem of a built-in RVE kind, a user's periodic mesh file, or a periodic Firedrake mesh.
+
+    ``materials`` maps the mesh's cell region ids to :class:`~spon.multiscale.Material` laws
+    (default: EquiNO's matrix on 1 and fibre on 2). Returns the problem and its description
+    (what surrogates record in their metadata).
+    """
+    import firedrake as fd
+
+    from ..mesh import RVE_KINDS, read_mesh, rve_mesh
+    from .micro import RVEProblem, equino_materials
+
+    mats = materials if materials is not None else equino_materials()
+    if isinstance(rve, fd.MeshGeometry):
+        mesh, info = rve, {"mesh": rve.name, "degree": degree}
+    elif isinstance(rve, str) and rve in RVE_KINDS:
+        mesh, info = rve_mesh(rve, h=h), {"kind": rve, "h": h, "degree": degree}
+    else:
+        from pathlib import Path
+        path = Path(rve)
+        if not path.is_file():
+            raise ValueError(f"rve: expected one of {RVE_KINDS}, a periodic mesh file or a firedrake mesh; "
+                             f"got {rve!r}")
+        import hashlib
+        mesh = read_mesh(path, periodic=True)
+        info = {"mesh_file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "degree": degree}
+    return RVEProblem(mesh, mats, degree=degree), info
+
+
+def train_surrogates(kind="fibre", h: float = 0.05, degree: int = 2, n_train: int = 100,
                      n_test: int = 50, box: float = 0.04, tol: float = 1e-6, adam_steps: int = 1000,
                      lbfgs_steps: int = 1000, collocation: int = 256, small_fraction: float = 0.25,
                      mlp_steps: int = 3000, mlp_lbfgs_steps: int = 1000, mlp_grid=MLP_GRID, mlp_folds: int = 4,
-                     mlp: bool = True, seed: int = 0, progress: bool = True):
+                     mlp: bool = True, seed: int = 0, progress: bool = True, materials: dict | None = None):
     """RVE → snapshots → POD → EquiNO (physics-informed) and σ̄-MLP (data) → held-out errors.
 
     Both surrogates get the same training snapshots (a Latin hypercube with
@@ -34,17 +63,19 @@ def train_surrogates(kind: str = "fibre", h: float = 0.05, degree: int = 2, n_tr
     ``mlp_grid`` on the training snapshots, then refit on all of them (σ̄ and C̄
     labels); ``mlp=False`` skips it. Test snapshots are a plain Latin hypercube,
     seen by neither.
-    ``trace`` records the held-out σ̄ and C̄ errors against training seconds."""
-    from ..mesh import rve_mesh
+    ``trace`` records the held-out σ̄ and C̄ errors against training seconds.
+
+    ``kind`` is a built-in RVE kind (meshed with size ``h``), a user's periodic mesh
+    file (read with ``read_mesh(..., periodic=True)``) or a periodic Firedrake mesh;
+    ``materials`` maps its cell region ids to laws (see :func:`rve_problem`)."""
     from .equino import EquiNO
     from .fit import fit_equino, fit_stress_mlp, select_stress_mlp
     from .metrics import field_errors
-    from .micro import RVEProblem, equino_materials
     from .snapshots import RVEQuadrature, collect_snapshots, latin_hypercube
     from .stress_mlp import StressMLP
 
-    mats = equino_materials()
-    rve = RVEProblem(rve_mesh(kind, h=h), mats, degree=degree)
+    rve, rve_info = rve_problem(kind, h=h, degree=degree, materials=materials)
+    mats = rve.materials
     quad = RVEQuadrature(rve)
     strains = small_strain_sampling(latin_hypercube(n_train, box, seed=seed), small_fraction, seed=seed)
     train = collect_snapshots(rve, strains, quad, progress=progress)
@@ -56,7 +87,7 @@ def train_surrogates(kind: str = "fibre", h: float = 0.05, degree: int = 2, n_tr
 
     t0 = time.perf_counter()
     equino = EquiNO.from_snapshots(train, quad, mats, tol=tol, box=box, seed=seed,
-                                   meta={"rve": {"kind": kind, "h": h, "degree": degree}})
+                                   meta={"rve": rve_info})
     hist = fit_equino(equino, steps=adam_steps, collocation=collocation, seed=seed, progress=progress)
     t_adam = time.perf_counter() - t0
     trace_e = [point(equino, t_adam, "adam")]
@@ -78,7 +109,7 @@ def train_surrogates(kind: str = "fibre", h: float = 0.05, degree: int = 2, n_tr
     best, table = select_stress_mlp(train.strain, train.stress, train.tangent, grid=mlp_grid, folds=mlp_folds,
                                     box=box, seed=seed, progress=progress, **fit_kw)
     t_search = time.perf_counter() - t0
-    model = StressMLP(box=box, **best, meta={"rve": {"kind": kind, "h": h, "degree": degree}})
+    model = StressMLP(box=box, **best, meta={"rve": rve_info})
     fit_stress_mlp(model, train.strain, train.stress, train.tangent, seed=seed, progress=progress, **fit_kw)
     t_mlp = time.perf_counter() - t0
     out["mlp"] = model
