@@ -52,8 +52,8 @@ DEFAULTS = {
               "test_fraction": 0.2, "seed": 0, "device": "cpu", "dtype": "float32", "out": "results/train",
               "resume": False, "nproc": 1, "num_workers": 0},
     "evaluate": {"checkpoint": None, "data": None, "out": "results/evaluate"},
-    "fe2": {"material": "surrogate", "surrogate": "", "rve": "fibre", "materials": "", "rve_h": 0.05, "mesh": "cook_membrane",
-            "h": 12.0, "degree": 2, "clamped": 1, "loaded": 2, "displacement": 2.0, "steps": 4,
+    "fe2": {"material": "surrogate", "surrogate": "", "rve": "fibre", "materials": "", "rve_h": 0.05,
+            "mesh": "cook_membrane", "h": 12.0, "degree": 2, "clamped": 1, "loaded": 2, "displacement": 2.0, "steps": 4,
             "out": "results/fe2"},
 }
 
