@@ -54,7 +54,7 @@ DEFAULTS = {
     "evaluate": {"checkpoint": None, "data": None, "out": "results/evaluate"},
     "fe2": {"material": "surrogate", "surrogate": "", "rve": "fibre", "materials": "", "rve_h": 0.05,
             "mesh": "cook_membrane", "h": 12.0, "degree": 2, "clamped": 1, "loaded": 2, "displacement": 2.0, "steps": 4,
-            "out": "results/fe2"},
+            "nproc": 1, "out": "results/fe2"},
 }
 
 
@@ -161,6 +161,8 @@ def _parser():
     f.add_argument("--loaded", type=int, help="boundary id moved vertically (default 2)")
     f.add_argument("--displacement", type=float, help="final edge displacement (default 2.0)")
     f.add_argument("--steps", type=int, help="load steps (default 4)")
+    f.add_argument("--nproc", type=int, help="MPI ranks (mpiexec) over which reference FE² splits its micro "
+                   "solves, one firedrake.Ensemble member each (default 1)")
     f.add_argument("--out", help="output folder (default results/fe2)")
     return p
 
@@ -389,6 +391,22 @@ def cmd_fe2(cfg) -> int:
 
     if cfg["steps"] < 1:
         raise UsageError(f"--steps: expected at least 1, got {cfg['steps']}")
+    if cfg["nproc"] < 1:
+        raise UsageError(f"--nproc: expected at least 1 process, got {cfg['nproc']}")
+    from mpi4py import MPI
+    world = MPI.COMM_WORLD
+    if cfg["nproc"] > 1 and world.size == 1:   # start the ranks; each runs this command
+        import shutil
+        import subprocess
+        exe = shutil.which("mpiexec")
+        if exe is None:
+            raise UsageError("--nproc: needs mpiexec on PATH (Debian: openmpi-bin)")
+        env = {"OMP_NUM_THREADS": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1", **os.environ}
+        if os.geteuid() == 0:   # OpenMPI refuses root unless told
+            env = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", **env}
+        return subprocess.call([exe, "-n", str(cfg["nproc"]), sys.executable, "-m", "spon.cli", *_ARGV], env=env)
+    ens = fd.Ensemble(world, 1) if world.size > 1 else None
+    comm = {"comm": ens.comm} if ens is not None else {}
     mats = None
     if cfg["materials"]:
         with _input("--materials"):
@@ -404,11 +422,11 @@ def cmd_fe2(cfg) -> int:
             material = SurrogateMaterial(load_surrogate(cfg["surrogate"], materials=mats))
     else:
         with _input("--rve/--rve-h/--materials"):
-            rve, _ = rve_problem(cfg["rve"], h=cfg["rve_h"], materials=mats)
-        material = FE2Material(rve, progress=True)
+            rve, _ = rve_problem(cfg["rve"], h=cfg["rve_h"], materials=mats, **comm)
+        material = FE2Material(rve, ensemble=ens, progress=world.rank == 0)
     m = cfg["mesh"]
     with _input("--mesh/--h"):
-        mesh = gmsh_mesh(m, h=cfg["h"]) if m in GEOMETRIES or m.endswith(".geo") else read_mesh(m)
+        mesh = gmsh_mesh(m, h=cfg["h"], **comm) if m in GEOMETRIES or m.endswith(".geo") else read_mesh(m, **comm)
     with _input("--clamped/--loaded"):
         check_boundary_ids(mesh, clamped=cfg["clamped"], loaded=cfg["loaded"])
     if cfg["degree"] < 1:
@@ -416,16 +434,19 @@ def cmd_fe2(cfg) -> int:
     out = _out(cfg, "fe2")
     path = np.linspace(0, cfg["displacement"], cfg["steps"] + 1)[1:]
     mp, hist, secs = run_macro(mesh, material, path, degree=cfg["degree"], clamped=cfg["clamped"],
-                               loaded=cfg["loaded"])
+                               loaded=cfg["loaded"], progress=world.rank == 0)
     res = {"seconds": secs, "quadrature_points": mp.n_quadrature_points, "strain_max": mp.strain_max,
+           "ranks": world.size,
            "steps": [{"displacement": s.displacement, "reaction": s.reaction, "newton_residuals": s.residuals}
                      for s in hist], **material.stats()}
+    if world.rank != 0:      # every rank holds the whole macro problem; rank 0 writes
+        return 0
     atomic_write_json(out / "history.json", res)
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.plot([0, *path], [0, *[s.reaction for s in hist]], "o-")
     ax.set_xlabel("edge displacement"), ax.set_ylabel("reaction"), ax.set_title(f"FE² ({cfg['material']})")
     _save_figure(fig, out / "reaction.png")
-    fd.VTKFile(str(out / "fe2.pvd")).write(mp.u, mp.stress_output())
+    fd.VTKFile(str(out / "fe2.pvd"), comm=mesh.comm).write(mp.u, mp.stress_output())
     print(json.dumps({k: res[k] for k in ("seconds", "quadrature_points")} |
                      {"reaction": [s.reaction for s in hist]}, indent=2))
     return 0

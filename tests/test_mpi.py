@@ -139,3 +139,19 @@ def test_fe2_micro_solves_split_over_ensemble_members(tmp_path):
     assert abs(one["reaction"] - two["reaction"]) < 1e-10 * abs(one["reaction"])
     assert len(one["residuals"]) == len(two["residuals"])
     assert two["solves"] < one["solves"]    # rank 0 solved only its share
+
+
+@pytest.mark.skipif(MPIEXEC is None, reason="needs mpiexec (Debian's openmpi-bin, installed by make)")
+def test_spon_fe2_reference_over_two_ranks_equals_serial(tmp_path):
+    import json
+
+    from spon.cli import main
+    args = ["fe2", "--material", "reference", "--rve-h", "0.2", "--h", "24", "--degree", "1",
+            "--displacement", "0.5", "--steps", "2"]
+    for n in (1, 2):
+        assert main([*args, "--nproc", str(n), "--out", str(tmp_path / f"n{n}")]) == 0
+    one, two = (json.loads((tmp_path / f"n{n}" / "history.json").read_text()) for n in (1, 2))
+    assert two["ranks"] == 2 and one["ranks"] == 1
+    for a, b in zip(one["steps"], two["steps"]):
+        assert abs(a["reaction"] - b["reaction"]) < 1e-10 * abs(a["reaction"])
+    assert two["micro_solves"] < one["micro_solves"]      # rank 0 solved its share only

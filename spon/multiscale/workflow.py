@@ -20,12 +20,13 @@ def small_strain_sampling(E, fraction: float = 0.25, seed: int = 0) -> np.ndarra
     return E
 
 
-def rve_problem(rve="fibre", h: float = 0.05, degree: int = 2, materials: dict | None = None):
+def rve_problem(rve="fibre", h: float = 0.05, degree: int = 2, materials: dict | None = None, comm=None):
     """The cell problem of a built-in RVE kind, a user's periodic mesh file, or a periodic Firedrake mesh.
 
     ``materials`` maps the mesh's cell region ids to :class:`~spon.multiscale.Material` laws
     (default: EquiNO's matrix on 1 and fibre on 2). Returns the problem and its description
-    (what surrogates record in their metadata).
+    (what surrogates record in their metadata). ``comm``: the communicator of the mesh
+    (an ensemble member's, for reference FE² over :class:`firedrake.Ensemble`).
     """
     import firedrake as fd
 
@@ -36,7 +37,7 @@ def rve_problem(rve="fibre", h: float = 0.05, degree: int = 2, materials: dict |
     if isinstance(rve, fd.MeshGeometry):
         mesh, info = rve, {"mesh": rve.name, "degree": degree}
     elif isinstance(rve, str) and rve in RVE_KINDS:
-        mesh, info = rve_mesh(rve, h=h), {"kind": rve, "h": h, "degree": degree}
+        mesh, info = rve_mesh(rve, h=h, comm=comm), {"kind": rve, "h": h, "degree": degree}
     else:
         from pathlib import Path
         path = Path(rve)
@@ -44,7 +45,7 @@ def rve_problem(rve="fibre", h: float = 0.05, degree: int = 2, materials: dict |
             raise ValueError(f"rve: expected one of {RVE_KINDS}, a periodic mesh file or a firedrake mesh; "
                              f"got {rve!r}")
         import hashlib
-        mesh = read_mesh(path, periodic=True)
+        mesh = read_mesh(path, periodic=True, **({} if comm is None else {"comm": comm}))
         info = {"mesh_file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "degree": degree}
     return RVEProblem(mesh, mats, degree=degree), info
 
