@@ -85,7 +85,7 @@ def surrogates(a):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--ns", default="2,4,8", help="specimen sizes N (cells per side)")
+    p.add_argument("--ns", default="2,4,8,12", help="specimen sizes N (cells per side)")
     p.add_argument("--rve-h", type=float, default=0.05)
     p.add_argument("--strain", type=float, default=0.015, help="final macro strain eps_xx = displacement / N")
     p.add_argument("--steps", type=int, default=3)
