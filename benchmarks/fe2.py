@@ -60,7 +60,10 @@ def ensemble_speedup(a, steps=1):
             cmd = [sys.executable, "-m", "spon.cli", "fe2", "--material", "reference", "--rve-h", str(a.rve_h),
                    "--mesh", "cook_membrane", "--h", str(a.macro_h), "--degree", "2",
                    "--displacement", str(disp), "--steps", str(steps), "--nproc", str(n), "--out", str(out)]
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            # os.environ, not the C environment: this process's MPI singleton must not leak into mpiexec's ranks
+            r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+            if r.returncode:
+                raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stderr[-3000:]}")
             runs[n] = json.loads((out / "history.json").read_text())
             print(f"reference FE² on {n} rank(s): {runs[n]['seconds']:.1f} s", flush=True)
     r1, r2 = ([s["reaction"] for s in runs[n]["steps"]] for n in (1, 2))
