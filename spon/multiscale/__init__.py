@@ -9,10 +9,11 @@ from .metrics import field_errors
 from .pod import pod
 from .macro import FE2Material, LawMaterial, MacroProblem, QuadratureMaterial, SurrogateMaterial
 from .snapshots import RVEQuadrature, collect_snapshots, latin_hypercube
+from .dns import DNSProblem
 
 __all__ = ["Material", "LinearElastic", "NonlinearElasticMatrix", "voigt_tangent", "RVEProblem",
            "MicroSolution", "equino_materials", "check_strain", "voigt_strain", "voigt_stress",
            "EquiNO", "StressMLP", "Surrogate", "fit_equino", "fit_stress_mlp", "select_stress_mlp",
            "save_surrogate", "load_surrogate", "field_errors", "pod",
            "MacroProblem", "QuadratureMaterial", "LawMaterial", "FE2Material", "SurrogateMaterial",
-           "RVEQuadrature", "collect_snapshots", "latin_hypercube"]
+           "RVEQuadrature", "collect_snapshots", "latin_hypercube", "DNSProblem"]
