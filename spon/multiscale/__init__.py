@@ -5,7 +5,7 @@ from .surrogate import Surrogate, load_surrogate, save_surrogate
 from .equino import EquiNO
 from .stress_mlp import StressMLP
 from .fit import fit_equino, fit_stress_mlp, select_stress_mlp
-from .metrics import field_errors
+from .metrics import error_table, field_errors
 from .pod import pod
 from .macro import FE2Material, LawMaterial, MacroProblem, QuadratureMaterial, SurrogateMaterial
 from .snapshots import RVEQuadrature, collect_snapshots, latin_hypercube
@@ -14,6 +14,6 @@ from .dns import DNSProblem
 __all__ = ["Material", "LinearElastic", "NonlinearElasticMatrix", "voigt_tangent", "RVEProblem",
            "MicroSolution", "equino_materials", "check_strain", "voigt_strain", "voigt_stress",
            "EquiNO", "StressMLP", "Surrogate", "fit_equino", "fit_stress_mlp", "select_stress_mlp",
-           "save_surrogate", "load_surrogate", "field_errors", "pod",
+           "save_surrogate", "load_surrogate", "field_errors", "error_table", "pod",
            "MacroProblem", "QuadratureMaterial", "LawMaterial", "FE2Material", "SurrogateMaterial",
            "RVEQuadrature", "collect_snapshots", "latin_hypercube", "DNSProblem"]

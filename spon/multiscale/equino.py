@@ -38,12 +38,12 @@ class EquiNO(Surrogate):
 
     def __init__(self, n_u: int, n_sigma: int, n_q: int, n_dof: int, width: int = 64, depth: int = 3,
                  box: float = 0.04, materials: dict | None = None, meta: dict | None = None,
-                 branches: int = 2):
+                 branches: int = 2, strain_norm: bool = True):
         super().__init__()
         dt = torch.float64
         self.n_u, self.n_sigma = n_u, n_sigma
         self.meta = dict(meta or {}, n_u=n_u, n_sigma=n_sigma, n_q=n_q, n_dof=n_dof, width=width, depth=depth,
-                         box=box, kind="EquiNO", branches=branches)
+                         box=box, kind="EquiNO", branches=branches, strain_norm=bool(strain_norm))
         self.materials = materials or {}
         self.register_buffer("box", torch.full((3,), float(box), dtype=dt))
         self.register_buffer("u_modes", torch.zeros(n_u, n_dof, 2, dtype=dt))
@@ -57,28 +57,30 @@ class EquiNO(Surrogate):
         if branches not in (1, 2):
             raise ValueError(f"branches: expected 1 (shared) or 2 (one network for a, one for b), got {branches}")
         # as EquiNO: one branch network for the displacement and one for the stress coefficients
-        self.nets = nn.ModuleList([mlp(3, n, width, depth).to(dt) for n in
+        self.nets = nn.ModuleList([mlp(3, n, width, depth, strain_norm=strain_norm).to(dt) for n in
                                    ((n_u, n_sigma) if branches == 2 else (n_u + n_sigma,))])
 
     @classmethod
     def from_meta(cls, meta, materials=None):
         mats = materials or materials_from_spec(meta.get("materials", {}))
         return cls(meta["n_u"], meta["n_sigma"], meta["n_q"], meta["n_dof"], meta["width"], meta["depth"],
-                   meta["box"], mats, meta=meta, branches=meta.get("branches", 1))
+                   meta["box"], mats, meta=meta, branches=meta.get("branches", 1),
+                   strain_norm=meta.get("strain_norm", False))
 
     def net(self, x):
         return torch.cat([f(x) for f in self.nets], dim=1)
 
     @classmethod
     def from_snapshots(cls, snaps, quad, materials: dict, *, n_u=None, n_sigma=None, tol=1e-6,
-                       width=64, depth=3, box=0.04, seed=0, meta=None, branches=2):
+                       width=64, depth=3, box=0.04, seed=0, meta=None, branches=2, strain_norm=True):
         """POD of the snapshot fluctuations and stresses (both kept as FE data)."""
         w = quad.weights
         Tu, lam_u = pod(snaps.u_q, w, tol=tol, n_max=n_u)
         Ts, lam_s = pod(snaps.stress_q, w, VOIGT_WEIGHTS, tol=tol, n_max=n_sigma)
         torch.manual_seed(seed)
         m = cls(len(Tu), len(Ts), len(w), snaps.u.shape[1], width, depth, box, materials,
-                meta=dict(meta or {}, materials=material_spec(materials)), branches=branches)
+                meta=dict(meta or {}, materials=material_spec(materials)), branches=branches,
+                strain_norm=strain_norm)
         t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
         u_modes = np.einsum("ks,snc->knc", Tu, snaps.u)
         m.u_modes.copy_(t(u_modes))

@@ -13,20 +13,23 @@ class StressMLP(Surrogate):
 
     ``anchored=True`` subtracts the network's value at zero strain, so
     ``σ̄(0) = 0`` holds exactly, as it does for the RVE (no residual stress).
+    ``strain_norm=True`` also feeds the network the strain's norm (:class:`StrainNorm`).
     """
 
-    def __init__(self, width=64, depth=3, box=0.04, anchored=True, meta=None):
+    def __init__(self, width=64, depth=3, box=0.04, anchored=True, meta=None, strain_norm=True):
         super().__init__()
         dt = torch.float64
-        self.meta = dict(meta or {}, width=width, depth=depth, box=box, anchored=bool(anchored), kind="StressMLP")
+        self.meta = dict(meta or {}, width=width, depth=depth, box=box, anchored=bool(anchored), kind="StressMLP",
+                         strain_norm=bool(strain_norm))
         self.anchored = bool(anchored)
         self.register_buffer("box", torch.full((3,), float(box), dtype=dt))
         self.register_buffer("scale", torch.ones(3, dtype=dt))
-        self.net = mlp(3, 3, width, depth).to(dt)
+        self.net = mlp(3, 3, width, depth, strain_norm=strain_norm).to(dt)
 
     @classmethod
     def from_meta(cls, meta, materials=None):
-        return cls(meta["width"], meta["depth"], meta["box"], anchored=meta.get("anchored", False), meta=meta)
+        return cls(meta["width"], meta["depth"], meta["box"], anchored=meta.get("anchored", False), meta=meta,
+                   strain_norm=meta.get("strain_norm", False))
 
     def homogenised_stress(self, E):
         y = self.net(E / self.box)

@@ -8,14 +8,31 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["Surrogate", "mlp", "forward_with_jacobian", "save_surrogate", "load_surrogate"]
+__all__ = ["Surrogate", "StrainNorm", "mlp", "forward_with_jacobian", "save_surrogate", "load_surrogate"]
 
 FORMAT = "spon-surrogate-1"
 
 
-def mlp(n_in, n_out, width, depth):
-    """``depth`` hidden Tanh layers of ``width``; smooth, so tangents are well defined."""
-    layers, d = [], n_in
+class StrainNorm(nn.Module):
+    """Appends ``r = sqrt(|x|² + δ²)`` to the (box-scaled) strain ``x``.
+
+    The matrix law's ``dev ε / (b + ‖dev ε‖)`` makes ``σ̄`` non-analytic at zero strain
+    (a ``|ε| ε`` term); a Tanh network of ``x`` alone fits it poorly at small strains,
+    one that also sees ``r`` does not. ``δ`` keeps ``r`` smooth, so tangents exist at 0.
+    """
+
+    def __init__(self, delta: float = 1e-6):
+        super().__init__()
+        self.delta = float(delta)
+
+    def forward(self, x):
+        return torch.cat([x, torch.sqrt((x**2).sum(1, keepdim=True) + self.delta**2)], dim=1)
+
+
+def mlp(n_in, n_out, width, depth, strain_norm: bool = False):
+    """``depth`` hidden Tanh layers of ``width``; smooth, so tangents are well defined.
+    ``strain_norm`` puts :class:`StrainNorm` first (one more input)."""
+    layers, d = ([StrainNorm()], n_in + 1) if strain_norm else ([], n_in)
     for _ in range(depth):
         layers += [nn.Linear(d, width), nn.Tanh()]
         d = width
@@ -34,6 +51,9 @@ def forward_with_jacobian(net: nn.Sequential, x: torch.Tensor):
         elif isinstance(layer, nn.Tanh):
             x = torch.tanh(x)
             J = (1 - x**2)[:, :, None] * J
+        elif isinstance(layer, StrainNorm):
+            x = layer(x)
+            J = torch.cat([J, torch.einsum("bi,bij->bj", x[:, :-1] / x[:, -1:], J)[:, None, :]], dim=1)
         else:
             raise TypeError(f"no forward Jacobian for {type(layer).__name__}")
     return x, J

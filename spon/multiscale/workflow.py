@@ -51,7 +51,7 @@ def rve_problem(rve="fibre", h: float = 0.05, degree: int = 2, materials: dict |
 
 
 def train_surrogates(kind="fibre", h: float = 0.05, degree: int = 2, n_train: int = 100,
-                     n_test: int = 50, box: float = 0.04, tol: float = 1e-6, adam_steps: int = 1000,
+                     n_test: int = 50, n_val: int = 0, box: float = 0.04, tol: float = 1e-6, adam_steps: int = 1000,
                      lbfgs_steps: int = 1000, collocation: int = 256, small_fraction: float = 0.25,
                      mlp_steps: int = 3000, mlp_lbfgs_steps: int = 1000, mlp_grid=MLP_GRID, mlp_folds: int = 4,
                      mlp: bool = True, seed: int = 0, progress: bool = True, materials: dict | None = None):
@@ -63,7 +63,7 @@ def train_surrogates(kind="fibre", h: float = 0.05, degree: int = 2, n_train: in
     MLP's settings are chosen by ``mlp_folds``-fold cross-validation over
     ``mlp_grid`` on the training snapshots, then refit on all of them (σ̄ and C̄
     labels); ``mlp=False`` skips it. Test snapshots are a plain Latin hypercube,
-    seen by neither.
+    seen by neither (``n_val`` more, from their own hypercube, are returned as ``val``).
     ``trace`` records the held-out σ̄ and C̄ errors against training seconds.
 
     ``kind`` is a built-in RVE kind (meshed with size ``h``), a user's periodic mesh
@@ -71,7 +71,7 @@ def train_surrogates(kind="fibre", h: float = 0.05, degree: int = 2, n_train: in
     ``materials`` maps its cell region ids to laws (see :func:`rve_problem`)."""
     from .equino import EquiNO
     from .fit import fit_equino, fit_stress_mlp, select_stress_mlp
-    from .metrics import field_errors
+    from .metrics import error_table, field_errors
     from .snapshots import RVEQuadrature, collect_snapshots, latin_hypercube
     from .stress_mlp import StressMLP
 
@@ -81,6 +81,8 @@ def train_surrogates(kind="fibre", h: float = 0.05, degree: int = 2, n_train: in
     strains = small_strain_sampling(latin_hypercube(n_train, box, seed=seed), small_fraction, seed=seed)
     train = collect_snapshots(rve, strains, quad, progress=progress)
     test = collect_snapshots(rve, latin_hypercube(n_test, box, seed=seed + 1000), quad, progress=progress)
+    val = (collect_snapshots(rve, latin_hypercube(n_val, box, seed=seed + 2000), quad, progress=progress)
+           if n_val else None)
 
     def point(model, seconds, phase):
         e = field_errors(model, test, quad)
@@ -101,7 +103,9 @@ def train_surrogates(kind="fibre", h: float = 0.05, degree: int = 2, n_train: in
 
     out = {"rve": rve, "quadrature": quad, "train": train, "test": test, "equino": equino, "loss_history": hist,
            "errors": {"equino": field_errors(equino, test, quad)},
-           "seconds": {"snapshots": train.seconds + test.seconds, "train_equino": t_equino},
+           "error_tables": {"equino": error_table(equino, test, quad)}, "val": val,
+           "seconds": {"snapshots": train.seconds + test.seconds + (val.seconds if val else 0.0),
+                       "train_equino": t_equino},
            "trace": {"equino": trace_e}, "modes": {"u": equino.n_u, "stress": equino.n_sigma}}
     if not mlp:
         return out
@@ -115,6 +119,7 @@ def train_surrogates(kind="fibre", h: float = 0.05, degree: int = 2, n_train: in
     t_mlp = time.perf_counter() - t0
     out["mlp"] = model
     out["errors"]["mlp"] = field_errors(model, test, quad)
+    out["error_tables"]["mlp"] = error_table(model, test, quad)
     out["seconds"] |= {"train_mlp": t_mlp, "mlp_search": t_search}
     out["trace"]["mlp"] = [point(model, t_mlp, "cross-validation + final fit")]
     out["mlp_search"] = {"grid": [dict(g) for g in mlp_grid], "folds": mlp_folds, "table": table, "chosen": best}
