@@ -163,8 +163,9 @@ def main(argv=None):
         if n == max(ns):
             dns_stress = dns.stress_output()
             VTKFile(str(figs / f"dns_{n}.pvd")).write(dns.u, dns_stress)
+            ref_stress = problems["reference"].stress_output()
             fields = (fd.Function(fd.FunctionSpace(spec, "DG", 0)).interpolate(dns_stress[0]),
-                      fd.Function(fd.FunctionSpace(mesh, "DG", 0)).interpolate(problems["reference"].stress_output()[0]))
+                      fd.Function(fd.FunctionSpace(mesh, "DG", 0)).interpolate(ref_stress[0]))
         save()
 
     gaps = [out["dns"][str(n)]["reference_fe2_rel_err_final"] for n in ns]
