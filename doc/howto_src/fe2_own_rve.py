@@ -154,3 +154,28 @@ axes[1].set_title("FE² macro σ̄_xx on Cook's membrane")
 for ax in axes:
     ax.set_aspect("equal")
     ax.set_axis_off()
+
+# %%
+# The rest of the pipeline, and the command line
+# ----------------------------------------------
+# The same file and laws train both surrogates (snapshots, POD, EquiNO, the
+# σ̄-MLP)::
+#
+#     from spon.multiscale.workflow import train_surrogates
+#     S = train_surrogates("my_cell.msh", materials={1: StiffeningMatrix(), 2: LinearElastic(K=4e4, G=3e4)})
+#     save_surrogate(S["equino"], "my_equino.pt")   # StiffeningMatrix is saved as module.Class
+#
+# and the command line runs FE² with them, or with the reference over two MPI
+# ranks (one ``firedrake.Ensemble`` member each)::
+#
+#     spon fe2 --material reference --rve my_cell.msh --materials mats.json --nproc 2
+#     spon fe2 --material surrogate --surrogate my_equino.pt
+#
+# with ``mats.json`` naming a class per physical surface, a spon law or an
+# importable ``module.Class``:
+# ``{"1": ["mylaws.StiffeningMatrix", {}], "2": ["LinearElastic", {"K": 40000, "G": 30000}]}``.
+#
+# To check that FE² with your cell predicts the heterogeneous structure,
+# :func:`~spon.mesh.tile_rve_msh` tiles the cell's own mesh N × N times and
+# :class:`~spon.multiscale.DNSProblem` solves that specimen with every
+# inclusion resolved (``benchmarks/dns.py`` does this for N up to 12).
