@@ -38,6 +38,8 @@ def darcy(d):
         for model in ("spon_mg", "fno"):
             out += f"| {model} | " + " | ".join(
                 _pm(c[model][str(n)]["rel_l2_mean"], c[model][str(n)]["rel_l2_std"]) for n in c["sizes"]) + " |\n"
+        out += "| SPON-MG / FNO | " + " | ".join(
+            f"{c['spon_mg'][str(n)]['rel_l2_mean'] / c['fno'][str(n)]['rel_l2_mean']:.2f}" for n in c["sizes"]) + " |\n"
         out += f"\nseeds {c['seeds']}; budget: {c['budget']}"
     return out
 
@@ -49,6 +51,7 @@ def fe2(d):
         r = d[name]
         steps = ", ".join(f"{100 * e:.2f} %" for e in r["reaction_rel_err_per_step"])
         held = d["errors_held_out"][name]
+        held = held.get("mean", held)   # {"median", "mean"} since 2026-11-30
         rows.append(f"| {name} | {d['training_seconds'][f'train_{name}']:.0f} | {100 * held['sigma_bar']:.2f} % "
                     f"| {100 * held['tangent']:.2f} % | {steps} | {100 * r['stress_field_rel_l2']:.2f} % |")
     return "\n".join(rows)
@@ -65,8 +68,16 @@ def datagen(d):
     return "\n".join(rows)
 
 
+def dns(d):
+    rows = ["| N | DNS DOFs | DNS s | reference FE² | EquiNO-FE² | MLP-FE² |", "|---:|---:|---:|---:|---:|---:|"]
+    for n, r in d["dns"].items():
+        rows.append(f"| {n} | {r['dofs']:,} | {r['seconds']:.0f} | " + " | ".join(
+            f"{100 * r[f'{k}_fe2_rel_err_final']:.2f} %" for k in ("reference", "equino", "mlp")) + " |")
+    return "\n".join(rows)
+
+
 def main():
-    for name, fn in (("darcy", darcy), ("fe2", fe2), ("datagen", datagen)):
+    for name, fn in (("darcy", darcy), ("fe2", fe2), ("datagen", datagen), ("dns", dns)):
         path = RESULTS / f"{name}.json"
         if path.exists():
             print(f"### {name}\n\n{fn(json.loads(path.read_text()))}\n")
