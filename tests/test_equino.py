@@ -26,6 +26,16 @@ def setup():
     return rve, quad, snaps, model
 
 
+@pytest.fixture(scope="module", params=["plain_pod", "normalised_pod"])
+def modes(request, setup):
+    """(rve, quad, snaps, model) with the POD of raw or of unit-norm snapshots."""
+    rve, quad, snaps, model = setup
+    if request.param == "normalised_pod":
+        model = EquiNO.from_snapshots(snaps, quad, equino_materials(), tol=1e-6, width=16, depth=2,
+                                      pod_normalised=True)
+    return rve, quad, snaps, model
+
+
 def test_latin_hypercube_strata():
     X = latin_hypercube(10, 0.04, seed=3)
     assert X.shape == (10, 3) and np.abs(X).max() <= 0.04
@@ -40,8 +50,8 @@ def test_quadrature_weights_integrate_like_firedrake(setup):
     assert abs(quad.weights @ quad.sample(f, quad.Q) - fd.assemble(f * rve.dx)) < 1e-13
 
 
-def test_pod_modes_are_orthonormal(setup):
-    _, quad, snaps, model = setup
+def test_pod_modes_are_orthonormal(modes):
+    _, quad, snaps, model = modes
     psi = model.stress_modes.numpy()
     G = np.einsum("kqc,q,c,lqc->kl", psi, quad.weights, VOIGT_WEIGHTS, psi)
     assert np.abs(G - np.eye(model.n_sigma)).max() < 1e-8   # method of snapshots: ~ eps·λ₀/λ_k
@@ -51,8 +61,8 @@ def test_pod_modes_are_orthonormal(setup):
     assert np.all(np.diff(lam) <= 1e-12 * lam[0])
 
 
-def test_displacement_modes_are_periodic_fe_functions(setup):
-    rve, _, _, model = setup
+def test_displacement_modes_are_periodic_fe_functions(modes):
+    rve, _, _, model = modes
     phi = fd.Function(rve.V)
     for k in range(model.n_u):
         phi.dat.data[:] = model.u_modes[k].numpy()
@@ -60,9 +70,9 @@ def test_displacement_modes_are_periodic_fe_functions(setup):
         assert pairs > 0 and jump < 1e-13 * np.abs(phi.dat.data_ro).max()
 
 
-def test_stress_modes_are_equilibrated(setup):
+def test_stress_modes_are_equilibrated(modes):
     """∫ ψ_j : ε(v) = 0 for all periodic v, to the micro Newton tolerance; a non-equilibrated field is not."""
-    rve, quad, _, model = setup
+    rve, quad, _, model = modes
     v = fd.TestFunction(rve.V)
     psi = fd.Function(quad.Q3)
     x = fd.SpatialCoordinate(rve.mesh)
@@ -78,8 +88,8 @@ def test_stress_modes_are_equilibrated(setup):
         assert r_eq < 1e-5 * r_bad, (k, r_eq, r_bad)   # mode k amplifies the Newton residual by λ₀/λ_k
 
 
-def test_loss_vanishes_at_the_fe_solution_projection(setup):
-    _, quad, snaps, model = setup
+def test_loss_vanishes_at_the_fe_solution_projection(modes):
+    _, quad, snaps, model = modes
     w = quad.weights
     a = torch.tensor(np.einsum("sqc,q,kqc->sk", snaps.u_q, w, model.u_modes_q.numpy()))
     b = torch.tensor(np.einsum("sqc,q,c,kqc->sk", snaps.stress_q, w, VOIGT_WEIGHTS, model.stress_modes.numpy()))

@@ -72,15 +72,33 @@ class EquiNO(Surrogate):
 
     @classmethod
     def from_snapshots(cls, snaps, quad, materials: dict, *, n_u=None, n_sigma=None, tol=1e-6,
-                       width=64, depth=3, box=0.04, seed=0, meta=None, branches=2, strain_norm=True):
-        """POD of the snapshot fluctuations and stresses (both kept as FE data)."""
+                       width=64, depth=3, box=0.04, seed=0, meta=None, branches=2, strain_norm=True,
+                       pod_normalised: bool = False):
+        """POD of the snapshot fluctuations and stresses (both kept as FE data).
+
+        ``pod_normalised`` scales every snapshot to unit norm before the POD, so the
+        shapes of small-strain fields count as much as those of large ones (plain POD
+        weighs a snapshot by its energy, ∝ |ε̄|²). The modes stay combinations of
+        snapshots: periodic and equilibrated as before.
+        """
         w = quad.weights
-        Tu, lam_u = pod(snaps.u_q, w, tol=tol, n_max=n_u)
-        Ts, lam_s = pod(snaps.stress_q, w, VOIGT_WEIGHTS, tol=tol, n_max=n_sigma)
+
+        def unit(X, kc):
+            if not pod_normalised:
+                return X, np.ones(len(X))
+            d = np.sqrt(np.einsum("sqc,q,c->s", X**2, w, kc))
+            d = np.maximum(d, 1e-300 + 1e-12 * d.max())
+            return X / d[:, None, None], d
+
+        Xu, du = unit(snaps.u_q, np.ones(2))
+        Xs, ds = unit(snaps.stress_q, VOIGT_WEIGHTS)
+        Tu, lam_u = pod(Xu, w, tol=tol, n_max=n_u)
+        Ts, lam_s = pod(Xs, w, VOIGT_WEIGHTS, tol=tol, n_max=n_sigma)
+        Tu, Ts = Tu / du[None], Ts / ds[None]   # modes = T @ (raw snapshots)
         torch.manual_seed(seed)
         m = cls(len(Tu), len(Ts), len(w), snaps.u.shape[1], width, depth, box, materials,
-                meta=dict(meta or {}, materials=material_spec(materials)), branches=branches,
-                strain_norm=strain_norm)
+                meta=dict(meta or {}, materials=material_spec(materials), pod_normalised=bool(pod_normalised)),
+                branches=branches, strain_norm=strain_norm)
         t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
         u_modes = np.einsum("ks,snc->knc", Tu, snaps.u)
         m.u_modes.copy_(t(u_modes))
