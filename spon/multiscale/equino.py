@@ -78,7 +78,7 @@ class EquiNO(Surrogate):
 
         ``pod_normalised`` scales every snapshot to unit norm before the POD, so the
         shapes of small-strain fields count as much as those of large ones (plain POD
-        weighs a snapshot by its energy, ∝ |ε̄|²). The modes stay combinations of
+        weighs a snapshot by its energy, ∝ ‖ε̄‖²). The modes stay combinations of
         snapshots: periodic and equilibrated as before.
         """
         w = quad.weights
