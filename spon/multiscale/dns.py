@@ -23,16 +23,15 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 
-from .macro import LoadStep, check_boundary_ids
+from .macro import LoadPath, LoadStep, check_boundary_ids
 from .materials import Material
 from .micro import voigt_stress
 
 __all__ = ["DNSProblem"]
 
 
-class DNSProblem:
+class DNSProblem(LoadPath):
     """Displacement-controlled plane-strain Newton solve of a heterogeneous specimen.
 
     Parameters
@@ -96,12 +95,7 @@ class DNSProblem:
         self.solver.snes.setMonitor(lambda snes, it, r: self._res.append(float(r)))
         self.displacement = 0.0
         self.history: list[LoadStep] = []
-
-    def reaction(self) -> float:
-        """Sum of internal nodal forces on the loaded edge, in the loading direction."""
-        import firedrake as fd
-        f = fd.assemble(self.F)
-        return float(f.dat.data_ro[self.loaded_nodes, self.direction].sum())
+        self._path_desc = f"DNS load steps ({self.V.dim()} DOFs)"
 
     def step(self, displacement: float) -> LoadStep:
         """Newton at the prescribed edge displacement, from the tangent predictor (as :class:`MacroProblem`)."""
@@ -121,18 +115,6 @@ class DNSProblem:
         st = LoadStep(displacement, self.reaction(), list(self._res[1:]), time.perf_counter() - t0)
         self.history.append(st)
         return st
-
-    def solve(self, displacements, progress: bool = True):
-        """Run a load path; returns the :class:`~spon.multiscale.macro.LoadStep` history."""
-        from tqdm.auto import tqdm
-        d = np.asarray(displacements, dtype=float)
-        if d.ndim != 1 or not np.all(np.isfinite(d)):
-            raise ValueError("displacements: expected a finite 1D sequence of edge displacements")
-        bar = tqdm(d, desc=f"DNS load steps ({self.V.dim()} DOFs)", disable=not progress)
-        for x in bar:
-            st = self.step(float(x))
-            bar.set_postfix(newton=len(st.residuals), reaction=f"{st.reaction:.4g}")
-        return self.history
 
     def stress_output(self, degree: int = 0):
         """The microscale stress ``(σ_xx, σ_yy, σ_xy)`` projected cell-wise to DG (for VTK)."""

@@ -138,6 +138,32 @@ def check_boundary_ids(mesh, **ids):
             raise ValueError(f"{name}: boundary id {m!r} is not on the mesh (ids: {sorted(int(i) for i in have)})")
 
 
+class LoadPath:
+    """Displacement control shared by :class:`MacroProblem` and the DNS: ``step(d)`` per load,
+    ``solve`` over a path, and the reaction on the loaded edge (needs ``F``, ``loaded_nodes``,
+    ``direction``, ``history``)."""
+
+    _path_desc = "load steps"
+
+    def reaction(self) -> float:
+        """Sum of internal nodal forces on the loaded edge, in the loading direction."""
+        import firedrake as fd
+        f = fd.assemble(self.F)
+        return float(f.dat.data_ro[self.loaded_nodes, self.direction].sum())
+
+    def solve(self, displacements, progress: bool = True):
+        """Run a load path; returns the :class:`LoadStep` history."""
+        from tqdm.auto import tqdm
+        d = np.asarray(displacements, dtype=float)
+        if d.ndim != 1 or not np.all(np.isfinite(d)):
+            raise ValueError("displacements: expected a finite 1D sequence of edge displacements")
+        bar = tqdm(d, desc=self._path_desc, disable=not progress)
+        for x in bar:
+            st = self.step(float(x))
+            bar.set_postfix(newton=len(st.residuals), reaction=f"{st.reaction:.4g}")
+        return self.history
+
+
 @dataclass
 class LoadStep:
     displacement: float
@@ -146,7 +172,7 @@ class LoadStep:
     seconds: float = 0.0
 
 
-class MacroProblem:
+class MacroProblem(LoadPath):
     """Displacement-controlled plane-strain Newton solver on a 2D mesh.
 
     Parameters
@@ -208,11 +234,7 @@ class MacroProblem:
         self.stress.dat.data[:] = s
         self.tangent.dat.data[:] = C
 
-    def reaction(self) -> float:
-        """Sum of internal nodal forces on the loaded edge, in the loading direction."""
-        import firedrake as fd
-        f = fd.assemble(self.F)
-        return float(f.dat.data_ro[self.loaded_nodes, self.direction].sum())
+    _path_desc = "macro load steps"
 
     # ----------------------------------------------------------------- solve
     def step(self, displacement: float) -> LoadStep:
@@ -247,18 +269,6 @@ class MacroProblem:
         st = LoadStep(displacement, self.reaction(), res, time.perf_counter() - t0)
         self.history.append(st)
         return st
-
-    def solve(self, displacements, progress: bool = True):
-        """Run a load path; returns the :class:`LoadStep` history."""
-        from tqdm.auto import tqdm
-        d = np.asarray(displacements, dtype=float)
-        if d.ndim != 1 or not np.all(np.isfinite(d)):
-            raise ValueError("displacements: expected a finite 1D sequence of edge displacements")
-        bar = tqdm(d, desc="macro load steps", disable=not progress)
-        for x in bar:
-            st = self.step(float(x))
-            bar.set_postfix(newton=len(st.residuals), reaction=f"{st.reaction:.4g}")
-        return self.history
 
     def stress_output(self, degree: int = 0):
         """σ̄ projected to DG (for VTK): ``(σ_xx, σ_yy, σ_xy)``."""
