@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import time
 
-
 from .macro import LoadPath, LoadStep, check_boundary_ids
 from .materials import Material
 from .micro import voigt_stress
