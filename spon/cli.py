@@ -47,7 +47,7 @@ DEMOS = {
 
 DEFAULTS = {
     "datagen": {"problem": "darcy", "mesh": "unit_square", "h": 0.1, "refinements": 2, "n": 100, "seed": 0,
-                "out": "results/datagen"},
+                "pressure": False, "out": "results/datagen"},
     "train": {"data": None, "processor": "mg", "width": 24, "epochs": 30, "batch_size": 16, "lr": 3e-3,
               "test_fraction": 0.2, "seed": 0, "device": "cpu", "dtype": "float32", "out": "results/train",
               "resume": False, "nproc": 1, "num_workers": 0},
@@ -101,8 +101,10 @@ def _parser():
     g = sub.add_parser("datagen", help="generate a dataset", argument_default=S,
                        description="Sample inputs, solve with Firedrake, write dataset.h5 to --out.")
     g.add_argument("--config", help="TOML or JSON file with any of the options below")
-    g.add_argument("--problem", choices=["poisson", "darcy", "elasticity", "hyperelasticity"],
+    g.add_argument("--problem", choices=["poisson", "darcy", "elasticity", "hyperelasticity", "stokes"],
                    help="PDE (default darcy)")
+    g.add_argument("--pressure", action="store_true", help="stokes: write (u, p) on Taylor-Hood P2-P1, a mixed "
+                   "dataset (default: the velocity only)")
     g.add_argument("--mesh", help="gmsh geometry: unit_square, l_shape, plate_with_hole or a .geo/.msh path "
                    "(default unit_square)")
     g.add_argument("--h", type=float, help="gmsh mesh size (default 0.1)")
@@ -226,8 +228,13 @@ def cmd_datagen(cfg):
     with _input("--mesh/--h/--refinements"):
         spec = MeshSpec(cfg["mesh"], cfg["h"], cfg["refinements"])
         build_hierarchy(spec)   # meshing errors are the user's geometry, not a failure
+    params = {}
+    if cfg["pressure"]:
+        if cfg["problem"] != "stokes":
+            raise UsageError(f"--pressure: only --problem stokes has a pressure, got --problem {cfg['problem']}")
+        params["pressure"] = True
     out = _out(cfg, "datagen")
-    prob = make_problem(cfg["problem"], spec)
+    prob = make_problem(cfg["problem"], spec, **params)
     path = generate_dataset(prob, cfg["n"], out / "dataset.h5", seed=cfg["seed"])
     log.info("wrote %s", path)
     print(f"wrote {path} ({cfg['n']} samples, {prob.input_space.dim()} -> {prob.output_space.dim()} DOFs)")
@@ -267,10 +274,18 @@ def cmd_train(cfg):
     proc = {"kind": cfg["processor"], "width": cfg["width"]}
     if cfg["processor"] == "mlp":
         proc["depth"] = 2
-    dirichlet = meta.get("dirichlet", {"value": 0.0, "boundary": "on_boundary"})   # older datasets: all of ∂Ω
+    dirichlet = dict(meta.get("dirichlet", {"value": 0.0, "boundary": "on_boundary"}))   # older: all of ∂Ω
     spec = {"mesh": meta["mesh"], "input": _elem(meta, "input"), "output": _elem(meta, "output"),
             "encoder": "l2", "decoder": {"kind": "dirichlet", **dirichlet},
             "processor": proc, "dtype": cfg["dtype"], "seed": cfg["seed"]}
+    if "mixed" in spec["output"]:
+        # one decoder per part: the Dirichlet data on their part, coefficients elsewhere; a graph or multigrid
+        # processor works on the shared node graph, so the input's coefficients go in as they are
+        part = dirichlet.pop("part", 0)
+        spec["encoder"] = "coefficients"
+        spec["decoder"] = {"kind": "mixed", "parts": [{"kind": "dirichlet", **dirichlet} if i == part else
+                                                      {"kind": "coefficients"}
+                                                      for i in range(len(spec["output"]["mixed"]))]}
     with _input("--data"):   # the dataset's mesh and elements
         model = build_spon(spec, comm=fe_comm())
         ds.check_spaces(model.encoder.U, model.decoder.V)
@@ -308,6 +323,12 @@ def _elem(meta, which):
     e = meta.get(f"{which}_element")
     if e is None:
         raise UsageError(f"--data: the dataset does not record its {which} element (regenerate it with spon datagen)")
+    return _elem_spec(e)
+
+
+def _elem_spec(e):
+    if "mixed" in e:
+        return {"mixed": [_elem_spec(p) for p in e["mixed"]]}
     out = {"family": e["family"], "degree": e["degree"]}
     return {**out, "shape": list(e["value_shape"])} if e.get("value_shape") else out
 
@@ -331,6 +352,7 @@ def cmd_evaluate(cfg):
 
     from .data import FEDataset
     from .fem import FENorm, save_functions, to_functions
+    from .fem.layout import SpaceLayout
     from .models import load_checkpoint
 
     with _input("--checkpoint"):
@@ -338,39 +360,54 @@ def cmd_evaluate(cfg):
     with _input("--data"):
         ds = FEDataset(cfg["data"])
         ds.check_spaces(model.encoder.U, model.decoder.V)
+    V = model.decoder.V
+    parts = list(V) if len(V) > 1 else [V]
+    offsets = SpaceLayout(V).offsets
     with torch.no_grad():   # streamed: only the predictions and one batch of data are held
         dt = model.input_scale.dtype
-        pred, rel, bnd_err = [], [], 0.0
+        pred, rel, rel_parts, bnd_err = [], [], [], 0.0
         bnd = model.decoder.boundary_dofs if hasattr(model.decoder, "boundary_dofs") else None
-        norm = FENorm(model.decoder.V)
+        norm = FENorm(V)
+        part_norms = [FENorm(Vi) for Vi in parts] if len(parts) > 1 else []
         for i in range(0, len(ds), 64):
             x, y, dec = ds.read_batch(range(i, min(i + 64, len(ds))))
             p = model(x.to(dt), **{k: v.to(dt) for k, v in dec.items()}).double().reshape(len(x), -1)
             pred.append(p)
             rel.append(norm.relative_error(p, y))
-            if bnd is not None:
+            rel_parts.append(torch.stack([n.relative_error(p[:, a:b], y[:, a:b]) for n, a, b in
+                                          zip(part_norms, offsets, offsets[1:])], 1) if part_norms else p[:, :0])
+            if bnd is not None and len(bnd):
                 bnd_err = max(bnd_err, (p[:, bnd] - y[:, bnd]).abs().max().item())
-        pred, rel = torch.cat(pred), torch.cat(rel)
+        pred, rel, rel_parts = torch.cat(pred), torch.cat(rel), torch.cat(rel_parts)
     metrics = {"n": len(ds), "rel_l2_mean": rel.mean().item(), "rel_l2_median": rel.median().item(),
                "rel_l2_max": rel.max().item(),
-               "max_boundary_error": None if bnd is None else bnd_err}
+               "max_boundary_error": None if bnd is None or not len(bnd) else bnd_err}
+    if part_norms:      # each part in its own norm: a pressure error does not hide in the velocity's
+        metrics["parts"] = [{"element": str(Vi.ufl_element()), "rel_l2_mean": r.mean().item(),
+                             "rel_l2_median": r.median().item(), "rel_l2_max": r.max().item()}
+                            for Vi, r in zip(parts, rel_parts.T)]
     out = _out(cfg, "evaluate")
     atomic_write_json(out / "metrics.json", metrics)
     i = int(rel.argmax())
-    V = model.decoder.V
     truth, p = to_functions(ds.read_batch([i])[1], V)[0], to_functions(pred[i:i + 1], V)[0]
     err = fd.Function(V, name="error").assign(p - truth)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    for ax, f, title in zip(axes, (truth, p, err), ("truth", "prediction", "error")):
-        fig.colorbar(tripcolor(_plottable(f), axes=ax), ax=ax)
-        ax.set_title(title if V.value_shape == () else f"|{title}|")
-        ax.set_aspect("equal")
-        ax.set_axis_off()
+    trios = [(t, q, e) for t, q, e in zip(truth.subfunctions, p.subfunctions, err.subfunctions)]
+    fig, axes = plt.subplots(len(trios), 3, figsize=(13, 4 * len(trios)), squeeze=False)
+    for row, trio in zip(axes, trios):
+        for ax, f, title in zip(row, trio, ("truth", "prediction", "error")):
+            fig.colorbar(tripcolor(_plottable(f), axes=ax), ax=ax)
+            if len(trios) > 1:
+                title = f"{title}, part {trios.index(trio)}"
+            ax.set_title(title if f.function_space().value_shape == () else f"|{title}|")
+            ax.set_aspect("equal")
+            ax.set_axis_off()
     fig.suptitle(f"worst sample {i}: relative L2 error {rel[i]:.2e}")
     _save_figure(fig, out / "worst_sample.png")
-    truth.rename("truth")
-    p.rename("prediction")
-    fd.VTKFile(str(out / "worst_sample.pvd")).write(truth, p, err)
+    vtk = []
+    for name, f in (("truth", truth), ("prediction", p), ("error", err)):
+        for k, fk in enumerate(f.subfunctions):     # VTK takes no mixed Functions: one field per part
+            vtk.append(fd.Function(fk.function_space(), name=name if len(trios) == 1 else f"{name}_{k}").assign(fk))
+    fd.VTKFile(str(out / "worst_sample.pvd")).write(*vtk)
     save_functions(out / "predictions.h5", pred, V, name="prediction")
     print(json.dumps(metrics, indent=2))
     return 0

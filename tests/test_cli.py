@@ -102,6 +102,32 @@ def test_vector_dataset_round(tmp_path, capsys):
     assert model.decoder.V.value_shape == (2,) and model.spec["decoder"]["boundary"] == [1]
 
 
+def test_mixed_dataset_round(tmp_path, capsys):
+    """Stokes (u, p) on Taylor–Hood: datagen, train on the shared node graph, evaluate per part."""
+    data = str(tmp_path / "data" / "dataset.h5")
+    assert main(["datagen", "--problem", "stokes", "--pressure", "--h", "0.4", "--refinements", "1", "--n", "8",
+                 "--out", str(tmp_path / "data")]) == 0
+    assert main(["train", "--data", data, "--processor", "mg", "--width", "8", "--epochs", "2",
+                 "--out", str(tmp_path / "train")]) == 0
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "train" / "last.pt"), "--data", data,
+                 "--out", str(tmp_path / "eval")]) == 0
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["n"] == 8 and metrics["max_boundary_error"] == 0.0      # no slip, exact
+    assert [p["element"].startswith(e) for p, e in zip(metrics["parts"], ("<vector", "<CG1"))] == [True, True]
+    from spon.fem import load_functions
+    from spon.models import load_checkpoint
+    model = load_checkpoint(tmp_path / "train" / "last.pt")
+    assert len(model.decoder.V) == 2 and model.spec["decoder"]["kind"] == "mixed"
+    assert len(model.decoder.boundary_dofs) > 0
+    preds = load_functions(tmp_path / "eval" / "predictions.h5", name="prediction")
+    assert len(preds) == 8 and len(preds[0].function_space()) == 2
+
+
+def test_pressure_only_for_stokes(capsys):
+    assert main(["datagen", "--problem", "darcy", "--pressure", "--out", "/tmp/spon-cli-bad"]) == 2
+    assert "--pressure: only --problem stokes" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv,message", [
     (["train"], "--data: required"),
     (["train", "--data", "/nonexistent/d.h5"], "path: expected an spon HDF5 dataset"),

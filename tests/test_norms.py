@@ -59,3 +59,22 @@ def test_l2_projection_encoder_gradcheck(small_mesh):
     x = torch.randn(2, U.dim(), generator=torch.Generator().manual_seed(0), dtype=torch.float64,
                     requires_grad=True)
     assert torch.autograd.gradcheck(enc, (x,))
+
+
+def test_mixed_loss_averages_each_parts_relative_error():
+    """On Taylor–Hood the loss is the mean of the velocity's and the pressure's relative errors."""
+    import firedrake as fd
+    from spon.fem import FELoss, FENorm
+    m = fd.UnitSquareMesh(4, 4)
+    V, Q = fd.VectorFunctionSpace(m, "CG", 2), fd.FunctionSpace(m, "CG", 1)
+    W = V * Q
+    g = torch.Generator().manual_seed(0)
+    true, pred = torch.randn(3, W.dim(), generator=g, dtype=torch.float64), torch.randn(3, W.dim(), generator=g,
+                                                                                        dtype=torch.float64)
+    true[:, V.dim():] *= 100.0       # a pressure far larger than the velocity
+    n = V.dim()
+    ru = FENorm(V).relative_error(pred[:, :n], true[:, :n]) ** 2
+    rp = FENorm(Q).relative_error(pred[:, n:], true[:, n:]) ** 2
+    assert torch.allclose(FELoss(W)(pred, true), ((ru + rp) / 2).mean(), rtol=1e-12)
+    whole = FENorm(W).relative_error(pred, true) ** 2
+    assert torch.allclose(FELoss(W, per_part=False)(pred, true), whole.mean(), rtol=1e-12)

@@ -34,9 +34,12 @@ FORMAT = "spon-dataset-1"
 
 
 def dof_fingerprint(V) -> str:
-    """A hash of the DOF coordinates of ``V``: equal spaces in equal DOF order agree."""
-    X = dof_coordinates(V)
-    return hashlib.sha256(np.round(X, 10).tobytes()).hexdigest()[:16]
+    """A hash of the DOF coordinates of ``V`` (of each part, for a mixed space):
+    equal spaces in equal DOF order agree."""
+    h = hashlib.sha256()
+    for Vi in (V if len(V) > 1 else [V]):
+        h.update(np.round(dof_coordinates(Vi), 10).tobytes())
+    return h.hexdigest()[:16]
 
 
 def _rows_per_chunk(dim: int) -> int:
@@ -131,7 +134,10 @@ def generate_dataset(problem, n: int, path, seed: int = 0, progress: bool = True
 
 
 def element_spec(V) -> dict:
-    """What a dataset records of a space's element: family, degree and value shape."""
+    """What a dataset records of a space's element: family, degree and value shape;
+    ``{"mixed": [...]}`` with one entry per part for a mixed space."""
+    if len(V) > 1:
+        return {"mixed": [element_spec(Vi) for Vi in V]}
     e = V.ufl_element()
     return {"family": e.family(), "degree": e.degree(), "value_shape": list(V.value_shape)}
 

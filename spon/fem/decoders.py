@@ -252,6 +252,12 @@ class MixedDecoder(Decoder):
         super().__init__(W, sum(d.in_dim for d in decoders))
         self.parts = torch.nn.ModuleList(decoders)
 
+    @property
+    def boundary_dofs(self) -> torch.Tensor:
+        """The DOFs of ``W`` that the parts' Dirichlet decoders fix, in W's flat numbering."""
+        return torch.cat([d.boundary_dofs + int(off) for d, off in zip(self.parts, self.out_layout.offsets)
+                          if hasattr(d, "boundary_dofs")] or [torch.zeros(0, dtype=torch.long)])
+
     def forward(self, x, g=None):
         x = self._input(x)
         gs = [None] * len(self.parts) if g is None else self.out_layout.split(self._coefficients(g, "g"))

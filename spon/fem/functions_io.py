@@ -12,7 +12,7 @@ import firedrake as fd
 import torch
 
 from ..atomic import atomic_path
-from .checks import check_finite
+from .checks import check_finite, mesh_of
 from .convert import to_functions
 from .layout import SpaceLayout
 
@@ -42,13 +42,14 @@ def save_functions(path, values: torch.Tensor, V, name: str = "u") -> Path:
         raise TypeError(f"values: expected a floating-point tensor, got {values.dtype}")
     values = values.detach().to("cpu", torch.float64)           # Functions hold float64
     check_finite(values, "values")
+    mesh = mesh_of(V)
     with atomic_path(path, ".h5.tmp") as tmp:
-        with fd.CheckpointFile(str(tmp), "w", comm=V.mesh().comm) as f:
-            f.save_mesh(V.mesh())
+        with fd.CheckpointFile(str(tmp), "w", comm=mesh.comm) as f:
+            f.save_mesh(mesh)
             for i, fn in enumerate(to_functions(values, V)):
                 fn.rename(name)
                 f.save_function(fn, idx=i)
-            f.set_attr("/", f"spon_{name}_mesh", V.mesh().name)
+            f.set_attr("/", f"spon_{name}_mesh", mesh.name)
             f.set_attr("/", f"spon_{name}_count", len(values))
     return path
 

@@ -51,6 +51,13 @@ class FENorm(FEModule):
         u = self.layout.flat(self.layout.check(u, name, dtype=self.dtype, device=self.device))
         return (u * spmv(self.G, u)).sum(dim=1)
 
+    def squared_parts(self, u: torch.Tensor, name: str = "u") -> torch.Tensor:
+        """``(batch, parts)``: each part's squared norm (the mass and stiffness
+        matrices of a mixed space are block-diagonal)."""
+        u = self.layout.flat(self.layout.check(u, name, dtype=self.dtype, device=self.device))
+        e, off = u * spmv(self.G, u), self.layout.offsets
+        return torch.stack([e[:, a:b].sum(dim=1) for a, b in zip(off, off[1:])], dim=1)
+
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         # clamp: round-off can make uᵀKu slightly negative for K semidefinite
         return self.squared(u).clamp_min(0).sqrt()
@@ -68,17 +75,28 @@ class FENorm(FEModule):
 
 class FELoss(FEModule):
     """Mean over the batch of ``‖pred - true‖²`` or, with ``relative=True``,
-    of ``‖pred - true‖² / ‖true‖²``; differentiable in ``pred`` and ``true``."""
+    of ``‖pred - true‖² / ‖true‖²``; differentiable in ``pred`` and ``true``.
 
-    def __init__(self, V, kind: str = "L2", relative: bool = True):
+    On a mixed space with ``relative=True`` each part is relative to its own
+    norm and the parts are averaged (``per_part``, the default there), so a
+    pressure larger than the velocity does not drown the velocity's error.
+    """
+
+    def __init__(self, V, kind: str = "L2", relative: bool = True, per_part: bool | None = None):
         super().__init__()
         self.norm = FENorm(V, kind)
         self.relative = relative
+        self.per_part = relative and len(V) > 1 if per_part is None else bool(per_part)
+        if self.per_part and not (relative and len(V) > 1):
+            raise ValueError("per_part: expected a mixed space V and relative=True")
 
     def forward(self, pred, true):
         lay = self.norm.layout
         pred = lay.flat(lay.check(pred, "pred", dtype=self.dtype, device=self.device))
         true = lay.flat(lay.check(true, "true", dtype=self.dtype, device=self.device))  # flat or natural, each
+        if self.per_part:
+            tiny = torch.finfo(pred.dtype).tiny
+            return (self.norm.squared_parts(pred - true) / self.norm.squared_parts(true).clamp_min(tiny)).mean()
         err = self.norm.squared(pred - true, "pred - true")
         if self.relative:
             err = err / self.norm.squared(true, "true").clamp_min(torch.finfo(err.dtype).tiny)
