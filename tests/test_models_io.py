@@ -219,6 +219,10 @@ _KINDS = {
     "green": ({"family": "CG", "degree": 1, "shape": [2]}, {"family": "CG", "degree": 1, "shape": [2]}, "l2",
               {"kind": "dirichlet", "value": 0.0, "boundary": [1], "interior": "inverse_elasticity", "mu": 1.0,
                "lmbda": 1.5}, {"kind": "graph", "width": 4, "layers": 1, "linear_skip": True}),
+    "green_encoder": ({"family": "CG", "degree": 1, "shape": [2]}, {"family": "CG", "degree": 1, "shape": [2]},
+                      {"kind": "inverse_elasticity", "mu": 1.0, "lmbda": 1.5},
+                      {"kind": "dirichlet", "value": 0.0, "boundary": [1]},
+                      {"kind": "mg", "width": 4, "coarse_width": 4, "coarse_layers": 1, "linear_skip": True}),
     "divergence_free": ({"family": "CG", "degree": 1, "shape": [2]}, {"family": "RT", "degree": 2}, "l2",
                         {"kind": "divergence_free", "no_flux": True}, {"kind": "graph", "width": 4, "layers": 1}),
     "mixed": ({"family": "CG", "degree": 1, "shape": [2]},
@@ -244,4 +248,4 @@ def test_checkpoint_round_trip_for_every_decoder_kind(tmp_path, kind):
     again = load_checkpoint(tmp_path / "m.pt")
     with torch.no_grad():
         assert torch.equal(again(x), model(x))
-    assert again.spec["decoder"] == model.spec["decoder"]
+    assert again.spec["decoder"] == model.spec["decoder"] and again.spec["encoder"] == model.spec["encoder"]

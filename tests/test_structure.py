@@ -203,3 +203,34 @@ def test_inverse_elasticity_decoder_is_the_discrete_green_operator():
     # with the processor's linear skip (identity at start, V-cycle at zero) the untrained model is that solve
     with torch.no_grad():
         assert FENorm(prob.output_space).relative_error(m(f).reshape(3, -1), u).max() < 1e-10
+
+
+def test_inverse_elasticity_encoder_is_the_linear_elastic_solve():
+    """encoder 'inverse_elasticity': the encoded body force is the FE solution of linear
+    elasticity (clamped DOFs zero), so an identity-start processor predicts that solve, and
+    the Dirichlet decoder keeps the clamp whatever the processor does."""
+    from spon.data import ElasticityProblem
+    from spon.fem import FENorm
+    from spon.mesh import MeshSpec
+    from spon.models import build_spon
+    E, nu = 1.0, 0.3
+    mu, lmbda = E / (2 * (1 + nu)), E * nu / ((1 + nu) * (1 - 2 * nu))
+    ms = MeshSpec("unit_square", 0.3, 1)
+    prob = ElasticityProblem(ms, youngs=E, poisson=nu, clamp=1)
+    f = prob.sample_inputs(3, seed=0).reshape(3, -1)
+    u = prob.solve(f, progress=False)
+    m = build_spon({"mesh": ms.to_dict(), "input": {"family": "CG", "degree": 1, "shape": [2]},
+                    "output": {"family": "CG", "degree": 1, "shape": [2]},
+                    "encoder": {"kind": "inverse_elasticity", "mu": mu, "lmbda": lmbda},
+                    "decoder": {"kind": "dirichlet", "value": 0.0, "boundary": [1]},
+                    "processor": {"kind": "mg", "width": 4, "coarse_width": 4, "smooth": 1, "coarse_layers": 1,
+                                  "linear_skip": True}, "dtype": "float32"}).double()
+    norm = FENorm(prob.output_space)
+    assert norm.relative_error(m.encoder(f), u).max() < 1e-10
+    with torch.no_grad():
+        assert norm.relative_error(m(f).reshape(3, -1), u).max() < 1e-10
+        for p in m.processor.parameters():     # any processor: the clamp holds
+            p.add_(torch.randn_like(p))
+        assert m(f).reshape(3, -1)[:, m.decoder.boundary_dofs].abs().max() == 0
+    with pytest.raises(ValueError, match="'inverse_elasticity' needs a Dirichlet decoder"):
+        build_spon({**m.spec, "decoder": {"kind": "coefficients"}})

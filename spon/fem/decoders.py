@@ -134,7 +134,7 @@ class DirichletDecoder(Decoder):
             if interior == "inverse_laplacian":
                 self.register_buffer("M", assembly.mass_matrix(V))
         if interior == "inverse_operator":
-            self.register_exact_buffer("G", _green_matrix(V, operator, on_boundary.numpy()))
+            self.register_exact_buffer("G", assembly.green_matrix(V, operator, on_boundary.numpy()))
         self.operator = operator
         self.register_buffer("lift", self._lift(data_vals[bdofs].unsqueeze(0))[0])
 
@@ -176,30 +176,6 @@ class DirichletDecoder(Decoder):
                                                spd_solve(self.K_II, sI, self.K_II_inv_diag))
         # on the boundary: the data, bit for bit; inside: lift + x
         return self.out_layout.natural(torch.where(self.mask, lift, lift + x))
-
-
-def _green_matrix(V, operator, on_boundary):
-    """Dense ``(dim, dim)``: ``x ↦ (K_II⁻¹ (M x)_I`` on the interior DOFs, 0 on the boundary)``."""
-    import numpy as np
-    import scipy.sparse as sp
-    import scipy.sparse.linalg as spla
-
-    n = V.dim()
-    if n > 20000:
-        raise ValueError(f"V: interior='inverse_operator' keeps a dense {n}x{n} Green's matrix; expected at most "
-                         "20000 DOFs")
-    u, v = fd.TrialFunction(V), fd.TestFunction(V)
-
-    def csr(form):
-        A = fd.assemble(form, mat_type="aij").petscmat
-        indptr, indices, vals = A.getValuesCSR()
-        return sp.csr_matrix((vals, indices, indptr), shape=A.getSize())
-
-    K, M = csr(operator(u, v)), csr(fd.inner(u, v) * fd.dx)
-    inner = np.flatnonzero(~on_boundary)
-    G = np.zeros((n, n))
-    G[inner] = spla.splu(K[inner][:, inner].tocsc()).solve(M[inner].toarray())
-    return torch.as_tensor(G)
 
 
 class DivergenceFreeDecoder(Decoder):

@@ -11,7 +11,9 @@ Example spec (Darcy: κ ∈ DG0 -> u ∈ CG1 with u = 0 on ∂Ω)::
      "dtype": "float32"}
 
 ``encoder`` is one of ``coefficients``, ``moments``, ``l2``, ``interpolate``
-(into the output space); ``processor.kind`` one of ``mlp``, ``graph``, ``mg``
+(into the output space), or ``{"kind": "inverse_elasticity", "mu": ..., "lmbda": ...}``
+(the linear elastic displacement for the input as body force, clamped where the
+Dirichlet decoder is: :class:`~spon.fem.encoders.GreenEncoder`); ``processor.kind`` one of ``mlp``, ``graph``, ``mg``
 (the rest of that dict are the processor's keyword arguments). ``seed``
 (default 0) seeds the weight initialisation, so a spec fixes the initial model.
 """
@@ -26,7 +28,8 @@ import numpy as np
 import torch
 
 from ..fem.decoders import CoefficientDecoder, DirichletDecoder, DivergenceFreeDecoder, MixedDecoder
-from ..fem.encoders import CoefficientEncoder, InterpolationEncoder, L2ProjectionEncoder, MomentEncoder
+from ..fem.encoders import (CoefficientEncoder, GreenEncoder, InterpolationEncoder, L2ProjectionEncoder,
+                            MomentEncoder)
 from ..mesh.spec import MeshSpec, build_hierarchy, save_mesh
 from ..processors import GraphProcessor, MLPProcessor, MultigridProcessor, SharedNodeProcessor
 from ..processors.graph import block_size
@@ -106,18 +109,8 @@ def build_spon(spec: dict, comm=None):
         k = int(dec.get("stream_degree", spec["output"]["degree"]))
         Z = fd.FunctionSpace(V.mesh(), "CG", k)
         E = Z if U.value_shape == () else fd.VectorFunctionSpace(V.mesh(), "CG", k, dim=U.value_shape[0])
-    enc = spec["encoder"]
-    if enc not in _ENCODERS:
-        raise ValueError(f"spec['encoder']: expected one of {sorted(_ENCODERS)}, got {enc!r}")
-    if enc == "coefficients":
-        if U.ufl_element() != E.ufl_element():
-            raise ValueError("spec['encoder']: 'coefficients' needs the input in the processor's space "
-                             f"{E.ufl_element()}, got {U.ufl_element()}")
-        encoder = CoefficientEncoder(U)
-    else:
-        encoder = _ENCODERS[enc](U, E)
-
     decoder = _decoder(kind, dec, V, Z)
+    encoder = _encoder(spec["encoder"], U, E, decoder)
 
     proc = dict(spec["processor"])
     pkind = proc.pop("kind", None)
@@ -138,6 +131,33 @@ def build_spon(spec: dict, comm=None):
         raise ValueError(f"spec['dtype']: expected 'float32' or 'float64', got {dtype!r}")
     model.spec = spec
     return model.to(_DTYPES[dtype])
+
+
+def _encoder(enc, U, E, decoder):
+    """The encoder of a spec's ``encoder`` entry from ``U`` onto ``E``: a name, or
+    ``{"kind": "inverse_elasticity", "mu": ..., "lmbda": ...}``, the linear elastic
+    solution with the input as body force and the Dirichlet decoder's clamped DOFs."""
+    if isinstance(enc, dict):
+        if enc.get("kind") != "inverse_elasticity":
+            raise ValueError(f"spec['encoder']['kind']: expected 'inverse_elasticity', got {enc.get('kind')!r}")
+        try:
+            mu, lmbda = float(enc["mu"]), float(enc["lmbda"])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"spec['encoder']: 'inverse_elasticity' needs numbers 'mu' and 'lmbda', got {enc!r}") \
+                from None
+        if not isinstance(decoder, DirichletDecoder) or E.value_shape != (E.mesh().geometric_dimension,):
+            raise ValueError("spec['encoder']: 'inverse_elasticity' needs a Dirichlet decoder (its boundary is "
+                             "the clamped one) on a vector output space of the mesh's dimension")
+        return GreenEncoder(U, E, decoder.bcs, _elasticity_form(mu, lmbda))
+    if enc not in _ENCODERS:
+        raise ValueError(f"spec['encoder']: expected one of {sorted(_ENCODERS)} or a dict of kind "
+                         f"'inverse_elasticity', got {enc!r}")
+    if enc == "coefficients":
+        if U.ufl_element() != E.ufl_element():
+            raise ValueError("spec['encoder']: 'coefficients' needs the input in the processor's space "
+                             f"{E.ufl_element()}, got {U.ufl_element()}")
+        return CoefficientEncoder(U)
+    return _ENCODERS[enc](U, E)
 
 
 def _decoder(kind, dec, V, Z):
