@@ -69,3 +69,34 @@ def test_bad_inputs(mesh):
         GridTransfer(fd.FunctionSpace(mesh, "CG", 1), n=1)
     with pytest.raises(ValueError, match="bbox: expected"):
         GridTransfer(fd.FunctionSpace(mesh, "CG", 1), bbox=((0, 0), (0, 1)))
+
+
+def test_linear_function_survives_fe_grid_fe_in_3d():
+    """3D: grid value [k, j, i] is the function at (x_i, y_j, z_k), and trilinear interpolation
+    brings a linear function back to the nodes exactly."""
+    mesh = fd.UnitCubeMesh(3, 3, 3)
+    V = fd.FunctionSpace(mesh, "CG", 2)
+    g = GridTransfer(V, n=7)
+    x, y, z = fd.SpatialCoordinate(mesh)
+    u = _dofs(V, 0.3 + 2 * x - 1.5 * y + 0.5 * z)
+    grid = g.to_grid_values(u)
+    gz, gy, gx = np.meshgrid(g.z, g.y, g.x, indexing="ij")
+    assert grid.shape == (1, 7, 7, 7) and g.mask.all()
+    assert np.abs(grid[0].numpy() - (0.3 + 2 * gx - 1.5 * gy + 0.5 * gz)).max() < 1e-12
+    assert (g.from_grid_values(grid) - u).abs().max() < 1e-12
+
+
+def test_3d_hole_is_masked():
+    """The cube with a spherical hole: the mask is the solid, values exact there, zero in the hole."""
+    mesh = gmsh_mesh("cube_hole", h=0.3)
+    V = fd.FunctionSpace(mesh, "CG", 1)
+    g = GridTransfer(V, n=10)
+    gz, gy, gx = np.meshgrid(g.z, g.y, g.x, indexing="ij")
+    X = mesh.coordinates.dat.data_ro
+    c = (X.min(0) + X.max(0)) / 2
+    r = np.sqrt((gx - c[0]) ** 2 + (gy - c[1]) ** 2 + (gz - c[2]) ** 2)
+    mask = g.mask.numpy()
+    assert mask[r > 0.3].all() and not mask[r < 0.2].any()      # the sphere's radius is 0.25 (faceted)
+    x, y, z = fd.SpatialCoordinate(mesh)
+    vals = g.to_grid_values(_dofs(V, 1 + x + 2 * y - z))[0].numpy()
+    assert np.abs(vals[mask] - (1 + gx + 2 * gy - gz)[mask]).max() < 1e-12 and np.all(vals[~mask] == 0)

@@ -9,11 +9,12 @@ matrices built once:
 * ``to_grid``: point evaluation of a Function of ``U`` at the grid points
   inside the mesh (Firedrake's interpolation onto a ``VertexOnlyMesh``), and 0
   at the points outside;
-* ``from_grid``: bilinear interpolation of grid values at the nodes of ``V``.
+* ``from_grid``: bilinear (3D: trilinear) interpolation of grid values at the
+  nodes of ``V``.
 
 Grid values are stored row-major with ``y`` along the rows: value ``[j, i]``
 belongs to the point ``(x_i, y_j)``, as ``numpy.meshgrid(..., indexing="xy")``
-lays them out.
+lays them out; in 3D value ``[k, j, i]`` belongs to ``(x_i, y_j, z_k)``.
 
 A ``VertexOnlyMesh`` keeps the points it finds in an order of its own, so the
 rows of its interpolation matrix are put back into grid order by matching each
@@ -33,7 +34,7 @@ __all__ = ["GridTransfer"]
 
 
 class GridTransfer:
-    """FE ↔ ``n × n`` grid maps for the input space ``U`` and the output space ``V``.
+    """FE ↔ ``n × n`` (3D: ``n × n × n``) grid maps for the input space ``U`` and the output space ``V``.
 
     Parameters
     ----------
@@ -43,15 +44,15 @@ class GridTransfer:
         Scalar space whose nodes receive bilinear interpolants of grid values (default ``U``).
     n : int
         Grid points per side (at least 2).
-    bbox : ``((x0, y0), (x1, y1))``, optional
+    bbox : ``((x0, y0), (x1, y1))`` (3D: three coordinates each), optional
         The box the grid covers (default: the mesh's bounding box).
 
     Attributes
     ----------
-    to_grid : torch sparse ``(n*n, U.dim())``
-    from_grid : torch sparse ``(V.dim(), n*n)``
-    mask : torch bool ``(n, n)``, True at the grid points inside the mesh
-    x, y : numpy ``(n,)`` grid coordinates
+    to_grid : torch sparse ``(n**d, U.dim())``
+    from_grid : torch sparse ``(V.dim(), n**d)`` (bilinear; trilinear in 3D)
+    mask : torch bool ``(n,) * d``, True at the grid points inside the mesh
+    x, y (and z in 3D) : numpy ``(n,)`` grid coordinates
 
     Examples
     --------
@@ -68,29 +69,37 @@ class GridTransfer:
     """
 
     def __init__(self, U, V=None, n: int = 64, bbox=None):
+        import itertools
+
         import firedrake as fd
 
         V = U if V is None else V
+        dim = U.mesh().geometric_dimension
         for name, W in (("U", U), ("V", V)):
             if W.value_shape != () or len(W) > 1:
                 raise ValueError(f"{name}: expected a scalar function space, got value shape {W.value_shape}")
-            if W.mesh().geometric_dimension != 2:
-                raise ValueError(f"{name}: expected a space on a 2D mesh, got dimension "
-                                 f"{W.mesh().geometric_dimension}")
+            if W.mesh().geometric_dimension not in (2, 3) or W.mesh().geometric_dimension != dim:
+                raise ValueError(f"{name}: expected a space on a 2D or 3D mesh (both of one dimension), got "
+                                 f"dimension {W.mesh().geometric_dimension}")
         if not (isinstance(n, int) and n >= 2):
             raise ValueError(f"n: expected an integer >= 2 grid points per side, got {n!r}")
         mesh = U.mesh()
         if bbox is None:
             X = mesh.coordinates.dat.data_ro
             bbox = (X.min(axis=0), X.max(axis=0))
-        (x0, y0), (x1, y1) = (np.asarray(c, dtype=float) for c in bbox)
-        if not (x1 > x0 and y1 > y0):
-            raise ValueError(f"bbox: expected ((x0, y0), (x1, y1)) with x1 > x0 and y1 > y0, got {bbox}")
-        self.n, self.U, self.V, self._copies = n, U, V, {}
-        self.x, self.y = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
-        hx, hy = (x1 - x0) / (n - 1), (y1 - y0) / (n - 1)
-        gx, gy = np.meshgrid(self.x, self.y, indexing="xy")
-        pts = np.stack([gx.ravel(), gy.ravel()], axis=1)
+        lo, hi = (np.asarray(c, dtype=float).reshape(-1) for c in bbox)
+        if lo.shape != (dim,) or hi.shape != (dim,) or not np.all(hi > lo):
+            raise ValueError(f"bbox: expected (lower corner, upper corner) of {dim} coordinates each, upper > lower, "
+                             f"got {bbox}")
+        self.n, self.dim, self.U, self.V, self._copies = n, dim, U, V, {}
+        self.axes = [np.linspace(lo[d], hi[d], n) for d in range(dim)]
+        self.x, self.y = self.axes[0], self.axes[1]
+        if dim == 3:
+            self.z = self.axes[2]
+        h = (hi - lo) / (n - 1)
+        # grid point with axis indices (i, j[, k]) has the flat index i + j n (+ k n²): x varies fastest
+        mesh_axes = np.meshgrid(*self.axes[::-1], indexing="ij")[::-1]
+        pts = np.stack([g.ravel() for g in mesh_axes], axis=1)
         # inside: in a cell up to round-off (the default search tolerance also accepts points
         # up to half a cell outside the domain)
         cells, _, dist = mesh.locate_cells_ref_coords_and_dists(pts)
@@ -100,30 +109,29 @@ class GridTransfer:
         vom = fd.VertexOnlyMesh(mesh, pts[inside])
         E = interpolation_matrix(U, fd.FunctionSpace(vom, "DG", 0)).coalesce()
         # the VOM's own point order -> grid index, by each point's position
-        found = vom.coordinates.dat.data_ro.reshape(-1, 2)
-        gi = np.rint((found[:, 0] - x0) / hx).astype(np.int64)
-        gj = np.rint((found[:, 1] - y0) / hy).astype(np.int64)
-        grid_index = torch.as_tensor(gj * n + gi)
+        found = vom.coordinates.dat.data_ro.reshape(-1, dim)
+        idx = np.rint((found - lo) / h).astype(np.int64)
+        grid_index = torch.as_tensor(sum(idx[:, d] * n ** d for d in range(dim)))
         if sorted(grid_index.tolist()) != np.flatnonzero(inside).tolist():
             raise RuntimeError("GridTransfer: the VertexOnlyMesh's points do not match the grid points inside")
         r, c = E.indices()
         self.to_grid = torch.sparse_coo_tensor(torch.stack([grid_index[r], c]), E.values(),
-                                               (n * n, U.dim()), check_invariants=False).coalesce()
-        self.mask = torch.as_tensor(inside).reshape(n, n)
+                                               (n ** dim, U.dim()), check_invariants=False).coalesce()
+        self.mask = torch.as_tensor(inside).reshape((n,) * dim)
 
+        # multilinear interpolation from the 2^dim corners of each node's grid cell
         Xv = dof_coordinates(V)
-        s, t = (Xv[:, 0] - x0) / hx, (Xv[:, 1] - y0) / hy
+        s = (Xv - lo) / h
         i = np.clip(np.floor(s).astype(np.int64), 0, n - 2)
-        j = np.clip(np.floor(t).astype(np.int64), 0, n - 2)
-        tx, ty = s - i, t - j
+        t = s - i
         rows, cols, vals = [], [], []
-        for di, dj, w in ((0, 0, (1 - tx) * (1 - ty)), (1, 0, tx * (1 - ty)), (0, 1, (1 - tx) * ty),
-                          (1, 1, tx * ty)):
+        for corner in itertools.product((0, 1), repeat=dim):
+            w = np.prod([t[:, d] if c else 1 - t[:, d] for d, c in enumerate(corner)], axis=0)
             rows.append(np.arange(len(Xv)))
-            cols.append((j + dj) * n + (i + di))
+            cols.append(sum((i[:, d] + c) * n ** d for d, c in enumerate(corner)))
             vals.append(w)
         self.from_grid = torch.sparse_coo_tensor(np.stack([np.concatenate(rows), np.concatenate(cols)]),
-                                                 np.concatenate(vals), (len(Xv), n * n),
+                                                 np.concatenate(vals), (len(Xv), n ** dim),
                                                  check_invariants=False).coalesce()
 
     def _as(self, name, like):
@@ -133,9 +141,10 @@ class GridTransfer:
         return self._copies[key]
 
     def to_grid_values(self, u: torch.Tensor) -> torch.Tensor:
-        """``(B, U.dim())`` DOF values -> ``(B, n, n)`` grid values (0 outside the domain)."""
-        return spmv(self._as("to_grid", u), u).reshape(-1, self.n, self.n)
+        """``(B, U.dim())`` DOF values -> ``(B, n, n)`` grid values (``(B, n, n, n)``, z first, in
+        3D; 0 outside the domain)."""
+        return spmv(self._as("to_grid", u), u).reshape(-1, *(self.n,) * self.dim)
 
     def from_grid_values(self, g: torch.Tensor) -> torch.Tensor:
-        """``(B, n, n)`` grid values -> ``(B, V.dim())`` values at the nodes of ``V``."""
+        """``(B, n, n)`` (or ``(B, n, n, n)``) grid values -> ``(B, V.dim())`` values at the nodes of ``V``."""
         return spmv(self._as("from_grid", g), g.reshape(len(g), -1))
