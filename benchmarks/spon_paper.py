@@ -56,6 +56,7 @@ darcy = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(darcy)
 
 SETTINGS = {"fno": dict(darcy.DEFAULT["fno"]), "spon_mg": dict(darcy.DEFAULT["spon_mg"]),
+            "fno3d": {"n_modes": 8, "hidden_channels": 20},
             "spon_graph": {"width": darcy.DEFAULT["spon_mg"]["width"], "layers": 6}}
 RECIPE = {"fno": darcy.RECIPE["fno"].replace("kappa", "f_x, f_y"),
           "spon_mg": darcy.RECIPE["spon_mg"].replace("exact zero BCs", "clamped DOFs exactly zero"),
@@ -74,39 +75,55 @@ RECIPE = {"fno": darcy.RECIPE["fno"].replace("kappa", "f_x, f_y"),
                             "skip that starts as the identity, so the untrained model is linear elasticity and "
                             "the V-cycle learns the nonlinear correction from displacements, a local quantity; "
                             "SPON's learning rate 3e-3",
+          "fno3d": "the FNO recipe of the Darcy benchmark on an n³ grid over the cube (kappa, x, y, z and the "
+                   "mask in, the solid's grid points in the loss), with the 3D setting of Li et al. 2021: 8 "
+                   "Fourier modes per direction, width 20, 4 layers",
           "fno_linear": "the FNO recipe with the linear elastic displacement (the same solve as spon_mg_linear's "
                         "encoder) as its input channels in place of the body force"}
 
 
 class VectorFNO:
-    """FNO on the grid with one channel per vector component (``darcy.FNOModel``'s recipe)."""
+    """FNO on the grid with one channel per vector component (``darcy.FNOModel``'s recipe), 2D or 3D.
 
-    def __init__(self, grid: GridTransfer, n_modes: int, hidden_channels: int, seed: int, c: int = 2):
+    ``grid`` samples the inputs and brings predictions to the output nodes; ``grid_out``, when the
+    output space differs from the input's, samples the training targets (default ``grid``).
+    ``c_in``/``c_out``: components of the input and output (1 for scalar fields).
+    """
+
+    def __init__(self, grid: GridTransfer, n_modes: int, hidden_channels: int, seed: int, c: int = 2,
+                 c_in: int | None = None, grid_out: GridTransfer | None = None):
         from neuralop.models import FNO
 
         torch.manual_seed(seed)
-        self.grid, self.seed, self.c = grid, seed, c
-        self.net = FNO(n_modes=(n_modes, n_modes), in_channels=c + 3, out_channels=c,
+        self.grid, self.grid_out, self.seed = grid, grid_out or grid, seed
+        self.c_in, self.c_out = c if c_in is None else c_in, c
+        d = grid.dim
+        self.net = FNO(n_modes=(n_modes,) * d, in_channels=self.c_in + d + 1, out_channels=self.c_out,
                        hidden_channels=hidden_channels, n_layers=4)
-        gx, gy = np.meshgrid(grid.x, grid.y, indexing="xy")
+        coords = np.meshgrid(*grid.axes[::-1], indexing="ij")[::-1]       # x varies fastest, as the grid
         self.mask = grid.mask.float()
-        self.const = torch.stack([torch.as_tensor(gx).float(), torch.as_tensor(gy).float(), self.mask])
+        self.const = torch.stack([*(torch.as_tensor(g).float() for g in coords), self.mask])
         self.params = sum(p.numel() for p in self.net.parameters())
 
+    @staticmethod
+    def _to_grid(grid, X, c):
+        X = X.reshape(len(X), -1, c)
+        return torch.stack([grid.to_grid_values(X[..., k].contiguous()) for k in range(c)], 1).float()
+
     def to_grid(self, X):
-        X = X.reshape(len(X), -1, self.c)
-        return torch.stack([self.grid.to_grid_values(X[..., k].contiguous()) for k in range(self.c)], 1).float()
+        return self._to_grid(self.grid, X, self.c_in)
 
     def from_grid(self, G):
-        return torch.stack([self.grid.from_grid_values(G[:, k].double()) for k in range(self.c)], -1).flatten(1)
+        return torch.stack([self.grid.from_grid_values(G[:, k].double()) for k in range(self.c_out)],
+                           -1).flatten(1)
 
     def _grid_out(self, X):
         f = (self.to_grid(X) - self.f_mean) / self.f_std
-        x = torch.cat([f, self.const.expand(len(X), -1, -1, -1)], dim=1)
+        x = torch.cat([f, self.const.expand(len(X), *self.const.shape)], dim=1)
         return self.net(x) * self.u_std + self.u_mean
 
     def fit(self, X, Y, epochs, batch=20, lr=1e-3, desc="fno"):
-        f, u = self.to_grid(X), self.to_grid(Y)
+        f, u = self.to_grid(X), self._to_grid(self.grid_out, Y, self.c_out)
         self.f_mean, self.f_std = f.mean(0), f.std(0) + 1e-5
         self.u_mean, self.u_std = u.mean(0), u.std(0) + 1e-5
         mask = self.mask
@@ -173,14 +190,19 @@ def summary(runs, *maxima):
 
 
 def data_path_check(prob, grid):
-    """A linear vector field survives FE → grid (inside) and grid → FE (at every node) exactly."""
-    S = grid.U
-    x, y = fd.SpatialCoordinate(S.mesh())
-    lin = torch.as_tensor(fd.Function(S).interpolate(1 + 0.3 * x - 0.2 * y).dat.data_ro.copy())[None]
-    gx, gy = np.meshgrid(grid.x, grid.y, indexing="xy")
-    exact = torch.as_tensor(1 + 0.3 * gx - 0.2 * gy)
-    to = (grid.to_grid_values(lin)[0] - exact)[grid.mask].abs().max().item()
-    back = (grid.from_grid_values(exact[None]) - lin).abs().max().item()
+    """A linear field survives FE → grid (inside) and grid → FE (at every node of the output space)
+    exactly, in 2D or 3D."""
+    coef = (0.3, -0.2, 0.1)[:grid.dim]
+
+    def lin(S):
+        X = fd.SpatialCoordinate(S.mesh())
+        return torch.as_tensor(fd.Function(S).interpolate(1 + sum(c * xi for c, xi in zip(coef, X)))
+                               .dat.data_ro.copy())[None]
+
+    coords = np.meshgrid(*grid.axes[::-1], indexing="ij")[::-1]
+    exact = torch.as_tensor(1 + sum(c * g for c, g in zip(coef, coords)))
+    to = (grid.to_grid_values(lin(grid.U))[0] - exact)[grid.mask].abs().max().item()
+    back = (grid.from_grid_values(exact[None]) - lin(grid.V)).abs().max().item()
     return {"fe_to_grid_inside": to, "grid_to_fe": back}
 
 
@@ -246,7 +268,8 @@ def hyperelasticity(a, out):
 def stokes_divfree(a, out):
     """Stokes velocity from a random body force: SPON with the stream-function/curl decoder (u ∈ RT2,
     div u = 0 and u·n = 0 exactly) against SPON with an unconstrained vector decoder (u ∈ [CG2]², u = 0
-    on the walls exactly), both scored against the Taylor–Hood velocity."""
+    on the walls exactly) and the FNO (its recipe; f on the grid, bilinear back to the [CG2]² nodes), all
+    scored against the Taylor–Hood velocity."""
     from spon.data import StokesProblem
 
     ms = MeshSpec("unit_square", a.stokes_h, 2)
@@ -310,9 +333,24 @@ def stokes_divfree(a, out):
         uth.dat.data[:] = Y[i].reshape(-1, 2).numpy()
         th_div.append(fd.norm(fd.div(uth)) / fd.norm(uth))
     sec["taylor_hood_max_divergence"] = float(np.max(th_div))
+    models["fno"] = (None, Y, V)
+    S1, S2 = fd.FunctionSpace(mesh, "CG", 1), fd.FunctionSpace(mesh, "CG", 2)
+    grid_in, grid_out = GridTransfer(S1, S2, n=a.grid), GridTransfer(S2, n=a.grid)
+    sec["grid"], sec["data_path"] = a.grid, data_path_check(None, grid_in)
     for kind, (extra, target, space) in models.items():
         runs = []
         for seed in range(a.seeds):
+            if kind == "fno":       # the FNO recipe: f on the grid in, [CG2]² values back at the nodes
+                t1 = time.perf_counter()
+                m = VectorFNO(grid_in, seed=seed, grid_out=grid_out, **SETTINGS["fno"]).fit(
+                    X[a.n_test:], Y[a.n_test:], a.epochs, desc=f"fno seed {seed}")
+                secs = time.perf_counter() - t1
+                pred = m.predict(X[:a.n_test])
+                rel, div, bnd = score(pred, space)
+                runs.append({"seed": seed, "rel_l2": rel, "max_divergence": div, "max_boundary_error": bnd,
+                             "max_divergence_float32": div, "train_seconds": secs, "params": m.params})
+                print(kind, runs[-1], flush=True)
+                continue
             m = build_spon({**base, **extra, "seed": seed})
             t1 = time.perf_counter()
             Trainer(m, epochs=a.epochs, batch_size=16, lr=3e-3, seed=seed, desc=f"{kind} seed {seed}").fit(
@@ -339,7 +377,8 @@ def stokes_divfree(a, out):
 def poisson3d(a, out):
     """3D: -div(kappa grad u) = 1 in a unit cube with a spherical hole (gmsh tetrahedra, 3-level
     hierarchy), u = 0 on all of the boundary, kappa the FNO recipe's thresholded Matérn field (12 / 3).
-    SPON-MG and SPON-graph; no external baseline (a masked 3D FNO does not fit this machine's budget)."""
+    SPON-MG, SPON-graph and a masked 3D FNO (kappa on an n³ grid over the cube, the FNO paper's 3D
+    setting: 8 modes per direction, width 20; trilinear back to the nodes)."""
     from spon.data import DarcyProblem
 
     ms = MeshSpec("cube_hole", a.h3d, 2)
@@ -357,9 +396,24 @@ def poisson3d(a, out):
            "seeds": a.seeds, "recipe": RECIPE["spon_mg"], "runs": {}}
     procs = {"spon_mg": {"kind": "mg", "width": 16, "coarse_width": 64, "smooth": 1, "coarse_layers": 4},
              "spon_graph": {"kind": "graph", "width": 16, "layers": 6}}
-    for kind, proc in procs.items():
+    grid, grid_out = GridTransfer(prob.input_space, V, n=a.grid3d), GridTransfer(V, n=a.grid3d)
+    # the data path of targets and predictions (kappa in DG0 is sampled cell by cell, exactly)
+    sec |= {"grid": a.grid3d, "grid_points_inside": int(grid.mask.sum()), "data_path": data_path_check(None, grid_out),
+            "fno_settings": SETTINGS["fno3d"], "fno_recipe": RECIPE["fno3d"]}
+    for kind, proc in [*procs.items(), ("fno", None)]:
         runs = []
         for seed in range(a.seeds):
+            if kind == "fno":      # kappa sampled on the n³ grid in, trilinear back to the CG1 nodes
+                t1 = time.perf_counter()
+                m = VectorFNO(grid, seed=seed, c=1, grid_out=grid_out, **SETTINGS["fno3d"])
+                m.fit(X[a.n_test:], Y[a.n_test:], a.epochs, desc=f"fno seed {seed}")
+                secs = time.perf_counter() - t1
+                pred = m.predict(X[:a.n_test])
+                runs.append({"seed": seed, "rel_l2": norm.relative_error(pred, Y[:a.n_test]).mean().item(),
+                             "max_boundary_error": (pred[:, bdofs] - Y[:a.n_test, bdofs]).abs().max().item(),
+                             "train_seconds": secs, "params": m.params})
+                print(kind, runs[-1], flush=True)
+                continue
             m = build_spon({"mesh": ms.to_dict(), "input": {"family": "DG", "degree": 0},
                             "output": {"family": "CG", "degree": 1}, "encoder": "l2",
                             "decoder": {"kind": "dirichlet", "value": 0.0}, "dtype": "float32", "processor": proc,
@@ -637,6 +691,8 @@ def main(argv=None):
     p.add_argument("--hyper-models", default="spon_mg,spon_mg_green,spon_mg_linear,spon_graph,fno,fno_linear",
                    help="models of the hyperelasticity section")
     p.add_argument("--stokes-h", type=float, default=0.25, help="gmsh size of the Stokes unit square base mesh")
+    p.add_argument("--grid3d", type=int, default=16,
+                   help="grid points per side of the 3D FNO (16³ = 4096 points, more than the 3 670 FE nodes)")
     p.add_argument("--h3d", type=float, default=0.35, help="gmsh size of the 3D cube-with-hole base mesh")
     p.add_argument("--ns-h", type=float, default=0.08, help="gmsh size of the DFG channel's base mesh (refined once)")
     p.add_argument("--ns-train", type=int, default=40)
