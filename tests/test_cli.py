@@ -86,16 +86,21 @@ def test_datagen_train_evaluate_round(tmp_path, capsys):
     assert len(preds) == 12 and all(abs(float(f.dat.data_ro.max())) > 0 for f in preds)
 
 
-def test_vector_dataset_round(tmp_path, capsys):
-    """Elasticity (vector displacement, clamped on boundary 1): datagen, train, evaluate."""
+def _round(tmp_path, *problem, h="0.3"):
+    """datagen (8 samples), train (MG, 2 epochs), evaluate: the metrics."""
     data = str(tmp_path / "data" / "dataset.h5")
-    assert main(["datagen", "--problem", "elasticity", "--h", "0.3", "--refinements", "1", "--n", "8",
+    assert main(["datagen", "--problem", *problem, "--h", h, "--refinements", "1", "--n", "8",
                  "--out", str(tmp_path / "data")]) == 0
     assert main(["train", "--data", data, "--processor", "mg", "--width", "8", "--epochs", "2",
                  "--out", str(tmp_path / "train")]) == 0
     assert main(["evaluate", "--checkpoint", str(tmp_path / "train" / "last.pt"), "--data", data,
                  "--out", str(tmp_path / "eval")]) == 0
-    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    return json.loads((tmp_path / "eval" / "metrics.json").read_text())
+
+
+def test_vector_dataset_round(tmp_path, capsys):
+    """Elasticity (vector displacement, clamped on boundary 1): datagen, train, evaluate."""
+    metrics = _round(tmp_path, "elasticity")
     assert metrics["n"] == 8 and metrics["max_boundary_error"] == 0.0
     from spon.models import load_checkpoint
     model = load_checkpoint(tmp_path / "train" / "last.pt")
@@ -104,14 +109,7 @@ def test_vector_dataset_round(tmp_path, capsys):
 
 def test_mixed_dataset_round(tmp_path, capsys):
     """Stokes (u, p) on Taylor–Hood: datagen, train on the shared node graph, evaluate per part."""
-    data = str(tmp_path / "data" / "dataset.h5")
-    assert main(["datagen", "--problem", "stokes", "--pressure", "--h", "0.4", "--refinements", "1", "--n", "8",
-                 "--out", str(tmp_path / "data")]) == 0
-    assert main(["train", "--data", data, "--processor", "mg", "--width", "8", "--epochs", "2",
-                 "--out", str(tmp_path / "train")]) == 0
-    assert main(["evaluate", "--checkpoint", str(tmp_path / "train" / "last.pt"), "--data", data,
-                 "--out", str(tmp_path / "eval")]) == 0
-    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    metrics = _round(tmp_path, "stokes", "--pressure", h="0.4")
     assert metrics["n"] == 8 and metrics["max_boundary_error"] == 0.0      # no slip, exact
     assert [p["element"].startswith(e) for p, e in zip(metrics["parts"], ("<vector", "<CG1"))] == [True, True]
     from spon.fem import load_functions

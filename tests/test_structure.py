@@ -178,19 +178,23 @@ def test_divergence_free_spec_model_is_exact_after_a_float32_round_trip():
             assert fd.assemble(fd.dot(u, n) ** 2 * fd.ds) ** 0.5 <= 1e-12 * fd.norm(u)
 
 
-def test_inverse_elasticity_decoder_is_the_discrete_green_operator():
-    """interior 'inverse_elasticity': decoding the body force itself gives the FE solution of
-    linear elasticity (the clamped DOFs exactly zero); a float32 model holds G exactly again in float64."""
+def _elasticity_case():
+    """Linear elasticity (E = 1, ν = 0.3) clamped on boundary 1: mesh spec, problem, 3 body forces, solutions."""
     from spon.data import ElasticityProblem
-    from spon.fem import FENorm
     from spon.mesh import MeshSpec
-    from spon.models import build_spon
     E, nu = 1.0, 0.3
-    mu, lmbda = E / (2 * (1 + nu)), E * nu / ((1 + nu) * (1 - 2 * nu))
     ms = MeshSpec("unit_square", 0.3, 1)
     prob = ElasticityProblem(ms, youngs=E, poisson=nu, clamp=1)
     f = prob.sample_inputs(3, seed=0).reshape(3, -1)
-    u = prob.solve(f, progress=False)
+    return ms, prob, f, prob.solve(f, progress=False), E / (2 * (1 + nu)), E * nu / ((1 + nu) * (1 - 2 * nu))
+
+
+def test_inverse_elasticity_decoder_is_the_discrete_green_operator():
+    """interior 'inverse_elasticity': decoding the body force itself gives the FE solution of
+    linear elasticity (the clamped DOFs exactly zero); a float32 model holds G exactly again in float64."""
+    from spon.fem import FENorm
+    from spon.models import build_spon
+    ms, prob, f, u, mu, lmbda = _elasticity_case()
     m = build_spon({"mesh": ms.to_dict(), "input": {"family": "CG", "degree": 1, "shape": [2]},
                     "output": {"family": "CG", "degree": 1, "shape": [2]}, "encoder": "l2",
                     "decoder": {"kind": "dirichlet", "value": 0.0, "boundary": [1], "interior": "inverse_elasticity",
@@ -209,16 +213,9 @@ def test_inverse_elasticity_encoder_is_the_linear_elastic_solve():
     """encoder 'inverse_elasticity': the encoded body force is the FE solution of linear
     elasticity (clamped DOFs zero), so an identity-start processor predicts that solve, and
     the Dirichlet decoder keeps the clamp whatever the processor does."""
-    from spon.data import ElasticityProblem
     from spon.fem import FENorm
-    from spon.mesh import MeshSpec
     from spon.models import build_spon
-    E, nu = 1.0, 0.3
-    mu, lmbda = E / (2 * (1 + nu)), E * nu / ((1 + nu) * (1 - 2 * nu))
-    ms = MeshSpec("unit_square", 0.3, 1)
-    prob = ElasticityProblem(ms, youngs=E, poisson=nu, clamp=1)
-    f = prob.sample_inputs(3, seed=0).reshape(3, -1)
-    u = prob.solve(f, progress=False)
+    ms, prob, f, u, mu, lmbda = _elasticity_case()
     m = build_spon({"mesh": ms.to_dict(), "input": {"family": "CG", "degree": 1, "shape": [2]},
                     "output": {"family": "CG", "degree": 1, "shape": [2]},
                     "encoder": {"kind": "inverse_elasticity", "mu": mu, "lmbda": lmbda},
