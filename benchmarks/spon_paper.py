@@ -400,7 +400,8 @@ def poisson3d(a, out):
     # the data path of targets and predictions (kappa in DG0 is sampled cell by cell, exactly)
     sec |= {"grid": a.grid3d, "grid_points_inside": int(grid.mask.sum()), "data_path": data_path_check(None, grid_out),
             "fno_settings": SETTINGS["fno3d"], "fno_recipe": RECIPE["fno3d"]}
-    for kind, proc in [*procs.items(), ("fno", None)]:
+    for kind in a.p3d_models.split(","):
+        proc = procs.get(kind)
         runs = []
         for seed in range(a.seeds):
             if kind == "fno":      # kappa sampled on the n³ grid in, trilinear back to the CG1 nodes
@@ -717,6 +718,7 @@ def main(argv=None):
     p.add_argument("--hyper-models", default="spon_mg,spon_mg_green,spon_mg_linear,spon_graph,fno,fno_linear",
                    help="models of the hyperelasticity section")
     p.add_argument("--stokes-h", type=float, default=0.25, help="gmsh size of the Stokes unit square base mesh")
+    p.add_argument("--p3d-models", default="spon_mg,spon_graph,fno", help="models of the poisson3d section")
     p.add_argument("--grid3d", type=int, default=16,
                    help="grid points per side of the 3D FNO (16³ = 4096 points, more than the 3 670 FE nodes)")
     p.add_argument("--h3d", type=float, default=0.35, help="gmsh size of the 3D cube-with-hole base mesh")
