@@ -76,8 +76,48 @@ def dns(d):
     return "\n".join(rows)
 
 
+_LABELS = {"spon_mg": "SPON-MG", "spon_mg_green": "SPON-MG, linear-elasticity Green decoder, identity skip",
+           "spon_mg_linear": "SPON-MG, linear-elastic encoder, identity skip", "spon_graph": "SPON-graph",
+           "fno": "FNO (masked grid)", "fno_linear": "FNO, linear elastic displacement in",
+           "spon_mg_divfree": "SPON-MG, curl decoder into RT2", "spon_graph_divfree": "SPON-graph, curl decoder",
+           "spon_mg_vector": "SPON-MG, unconstrained [CG2]²", "spon_mg_mixed": "SPON-MG on Taylor–Hood (u, p)",
+           "spon_mg_increment": "SPON-MG, learns the increment u_n+k − u_n"}
+
+
+def spon_paper(d):
+    """One row per model: relative L² (mean ± std over its seeds) and the structure errors."""
+    rows = ["| problem | model | seeds | relative L² | max boundary error | other |", "|---|---|---|---|---|---|"]
+    sections = {"hyperelasticity": "neo-Hookean Cook's membrane", "stokes_divfree": "Stokes, Taylor–Hood truth",
+                "poisson3d": "3D Poisson, cube with a hole", "navier_stokes_steady": "steady Navier–Stokes, Re 5–40",
+                "navier_stokes_rollout": "DFG 2D-2 rollout"}
+    for name, label in sections.items():
+        sec = d.get(name)
+        if not sec:
+            continue
+        for base, note in (("linear_elasticity_prediction", "linear elasticity, no learning"),
+                           ("stokes_as_prediction", "the Stokes input, no learning")):
+            if base in sec:
+                rows.append(f"| {label} | {note} | — | {sec[base]['rel_l2']:.3f} | — | |")
+        for model, runs in sec.get("runs", {}).items():
+            r = sec[model]
+            std = r.get("rel_l2_std")
+            other = []
+            if "max_divergence" in r:
+                other.append(f"max div/‖u‖ {r['max_divergence']:.1e}")
+            if r.get("pressure_rel_l2") is not None:
+                other.append(f"pressure {r['pressure_rel_l2']:.3f}")
+            if "strouhal_rel_err_mean" in r:
+                st = r["strouhal_rel_err_mean"]
+                other.append("no oscillation left" if st is None else f"Strouhal error {100 * st:.1f} %")
+            rows.append(f"| {label} | {_LABELS.get(model, model)} | {len(runs)} | "
+                        f"{r['rel_l2']:.3f}{'' if std is None else f' ± {std:.3f}'} | {r['max_boundary_error']:.0e} "
+                        f"| {'; '.join(other)} |")
+    return "\n".join(rows)
+
+
 def main():
-    for name, fn in (("darcy", darcy), ("fe2", fe2), ("datagen", datagen), ("dns", dns)):
+    for name, fn in (("darcy", darcy), ("fe2", fe2), ("datagen", datagen), ("dns", dns),
+                     ("spon_paper", spon_paper)):
         path = RESULTS / f"{name}.json"
         if path.exists():
             print(f"### {name}\n\n{fn(json.loads(path.read_text()))}\n")
