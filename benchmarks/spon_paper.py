@@ -47,7 +47,7 @@ from spon.atomic import atomic_write_json  # noqa: E402
 from spon.data import HyperelasticityProblem  # noqa: E402
 from spon.fem import FENorm, GridTransfer  # noqa: E402
 from spon.mesh import MeshSpec, build_hierarchy  # noqa: E402
-from spon.models import build_spon  # noqa: E402
+from spon.models import build_spon, rollout  # noqa: E402
 from spon.training import Trainer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -641,36 +641,25 @@ def navier_stokes_rollout(a, out):
             t1 = time.perf_counter()
             if kind == "fno":
                 m = VectorFNO(grid, seed=seed, **SETTINGS["fno"]).fit(Xtr, Ytr, a.ns_epochs, desc=f"fno {seed}")
-                step, params = (lambda u: m.predict(u[None])[0]), m.params
-            elif kind == "spon_mg_increment":
-                # learns the increment u_n+k - u_n in its own relative norm (the change, not the flow, sets the
-                # loss); its Dirichlet data are zero, as the inflow is steady, so u_n+k keeps u_n's boundary values
-                m = build_spon({**base, "processor": procs[kind], "seed": seed})
-                Trainer(m, epochs=a.ns_epochs, batch_size=8, lr=3e-3, seed=seed, desc=f"{kind} seed {seed}").fit(
-                    (Xtr, Ytr - Xtr))
-                m.double()
-                params = sum(q.numel() for q in m.parameters())
-
-                def step(u, m=m):
-                    with torch.no_grad():
-                        return u + m(u[None])[0].reshape(-1)
+                secs, params = time.perf_counter() - t1, m.params
+                u, traj = U[starts], []
+                for _ in range(steps):
+                    u = m.predict(u[None])[0].reshape(-1)
+                    traj.append(u)
+                traj = torch.stack(traj)
             else:
                 m = build_spon({**base, "processor": procs[kind], "seed": seed})
-                # starts as the identity (u_n+k = u_n): fine-tuned at a tenth of SPON's rate
-                Trainer(m, epochs=a.ns_epochs, batch_size=8, lr=3e-4, seed=seed, desc=f"{kind} seed {seed}").fit(
-                    (Xtr, Ytr, {"g": Xtr}))
-                m.double()
-                params = sum(q.numel() for q in m.parameters())
-
-                def step(u, m=m):
-                    with torch.no_grad():
-                        return m(u[None], g=u[None])[0]
-            secs = time.perf_counter() - t1
-            u, traj = U[starts], []
-            for _ in range(steps):
-                u = step(u).reshape(-1)
-                traj.append(u)
-            traj = torch.stack(traj)
+                if kind == "spon_mg_increment":
+                    # learns the increment u_n+k - u_n in its own relative norm (the change, not the flow, sets
+                    # the loss); its Dirichlet data are zero, as the inflow is steady
+                    Trainer(m, epochs=a.ns_epochs, batch_size=8, lr=3e-3, seed=seed,
+                            desc=f"{kind} seed {seed}").fit((Xtr, Ytr - Xtr))
+                else:
+                    # starts as the identity (u_n+k = u_n): fine-tuned at a tenth of SPON's rate
+                    Trainer(m, epochs=a.ns_epochs, batch_size=8, lr=3e-4, seed=seed,
+                            desc=f"{kind} seed {seed}").fit((Xtr, Ytr, {"g": Xtr}))
+                secs, params = time.perf_counter() - t1, sum(q.numel() for q in m.parameters())
+                traj = rollout(m.double(), U[starts], int(steps), increment=kind == "spon_mg_increment")
             rel = norm.relative_error(traj, U[eval_idx])
             probe_pred = traj.reshape(steps, -1, 2)[:, probe, 1].numpy()
             try:

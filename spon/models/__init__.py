@@ -1,7 +1,8 @@
 """Operator models assembled from encoders, processors and decoders."""
 from .checkpoint import load_checkpoint, save_checkpoint
 from .factory import build_spon, spaces_from_spec
+from .rollout import rollout
 from .spon import SPON
 from .transfer import TransferredSPON
 
-__all__ = ["SPON", "TransferredSPON", "build_spon", "spaces_from_spec", "save_checkpoint", "load_checkpoint"]
+__all__ = ["SPON", "TransferredSPON", "build_spon", "spaces_from_spec", "save_checkpoint", "load_checkpoint", "rollout"]

@@ -1,0 +1,60 @@
+"""Time stepping with a learned one-step map: ``u_(j+1) = S(u_j)``.
+
+Two forms of a step:
+
+* ``increment=False``: the model predicts the next state, and each state's own
+  boundary values go to its Dirichlet decoder as ``g`` (so inflow and no-slip
+  data carry over exactly, step after step);
+* ``increment=True``: the model predicts the change ``u_(j+1) - u_j`` with zero
+  Dirichlet data, so the state keeps its boundary values exactly as well.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..fem.checks import check_finite
+
+__all__ = ["rollout"]
+
+
+@torch.no_grad()
+def rollout(model, u0: torch.Tensor, steps: int, increment: bool = False) -> torch.Tensor:
+    """The states ``u_1 … u_steps`` from ``u0`` (``(dim,)`` flat, on the model's output
+    space, which is also its input space): a tensor ``(steps, dim)``.
+
+    Raises a ``FloatingPointError`` naming the step when a state stops being finite.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from spon.models import build_spon
+    >>> from spon.mesh import MeshSpec
+    >>> m = build_spon({"mesh": MeshSpec("unit_square", 0.5, 1).to_dict(),
+    ...                 "input": {"family": "CG", "degree": 1}, "output": {"family": "CG", "degree": 1},
+    ...                 "encoder": "coefficients", "decoder": {"kind": "dirichlet", "value": 0.0},
+    ...                 "processor": {"kind": "graph", "width": 4, "layers": 1, "linear_skip": True}})
+    >>> u0 = torch.rand(m.decoder.V.dim(), dtype=torch.float64)
+    >>> traj = rollout(m, u0, 3)
+    >>> traj.shape[0], bool(torch.equal(traj[:, m.decoder.boundary_dofs], u0[m.decoder.boundary_dofs].expand(3, -1)))
+    (3, True)
+    """
+    if not (isinstance(steps, int) and steps >= 1):
+        raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
+    dim = model.decoder.V.dim()
+    if model.encoder.U.dim() != dim:
+        raise ValueError(f"model: expected its input space to be its output space ({dim} DOFs) to step in time, "
+                         f"got an input of {model.encoder.U.dim()} DOFs")
+    dtype = model.input_scale.dtype
+    u = torch.as_tensor(u0).reshape(-1)
+    if u.numel() != dim:
+        raise ValueError(f"u0: expected {dim} values (the model's output space), got {u.numel()}")
+    check_finite(u, "u0")
+    u = u.to(dtype)
+    out = []
+    for j in range(steps):
+        x = u[None]
+        u = (u + model(x).reshape(-1)) if increment else model(x, g=x).reshape(-1)
+        if not torch.isfinite(u).all():
+            raise FloatingPointError(f"rollout: the state stopped being finite at step {j + 1}")
+        out.append(u)
+    return torch.stack(out)
