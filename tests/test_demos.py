@@ -88,8 +88,7 @@ def test_hyperelasticity_demo_clamped_dofs_exact(tmp_path):
                  "--epochs", "4", "--out", tmp_path)
     assert g["bnd"] == 0.0
     # the untrained model (linear-elastic encoder, identity skip) is linear elasticity (error ≈ 0.06 against the
-    # neo-Hookean truth); a few epochs keep it
-    # near that, a broken decoder or scale would not
+    # neo-Hookean truth); a few epochs keep it near that, a broken encoder, decoder or scale would not
     assert g["rel_mean"] < 0.2 and g["rel_linear"] < 0.15
     for name in ("hyperelasticity.png", "hyperelasticity.pvd"):
         assert (tmp_path / name).is_file(), name
