@@ -98,6 +98,12 @@ class GreenEncoder(L2ProjectionEncoder):
     the input, the encoded field is the linear elastic displacement, and the
     processor learns only what the nonlinear problem adds to it.
 
+    ``with_source=True`` encodes, node by node, the source's components and then
+    the solution's divided by the operator's gain (the RMS of ``G 1``), so a
+    processor can read both; with a decoder that applies ``G`` again, a
+    processor that passes the source through starts as the linear solve, and
+    what it adds is a *local* correction (a force) rather than a displacement.
+
     Examples
     --------
     >>> import firedrake as fd, torch
@@ -109,14 +115,27 @@ class GreenEncoder(L2ProjectionEncoder):
     0.073
     """
 
-    def __init__(self, U, V, bcs, operator):
+    def __init__(self, U, V, bcs, operator, with_source: bool = False):
         super().__init__(U, V)
         mask = dirichlet_mask(self.V, [bcs] if not isinstance(bcs, (list, tuple)) else bcs, "V")
-        self.register_exact_buffer("G", assembly.green_matrix(self.V, operator, mask))
+        G = assembly.green_matrix(self.V, operator, mask)
+        self.register_exact_buffer("G", G)
+        self.with_source = bool(with_source)
+        if self.with_source:
+            # per node (source, solution / gain): the gain, the solution's size for a unit source, puts both
+            # on one scale without looking at data
+            one = torch.ones(1, G.shape[1], dtype=G.dtype)
+            self.register_buffer("gain", (one @ G.T).pow(2).mean().sqrt().reshape(()))
+            self.out_dim = 2 * self.out_dim
 
     def forward(self, x):
         x = self._input(x) if self.U is self.V else super().forward(x)
-        return x @ self.G.T
+        u = x @ self.G.T
+        if not self.with_source:
+            return u
+        c = self.out_layout.shape[-1] if len(self.out_layout.shape) > 1 else 1
+        n = x.shape[0]
+        return torch.cat([x.reshape(n, -1, c), (u / self.gain).reshape(n, -1, c)], dim=-1).reshape(n, -1)
 
 
 def TransferEncoder(U, V, method: str = "l2") -> Encoder:

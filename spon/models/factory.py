@@ -13,7 +13,8 @@ Example spec (Darcy: κ ∈ DG0 -> u ∈ CG1 with u = 0 on ∂Ω)::
 ``encoder`` is one of ``coefficients``, ``moments``, ``l2``, ``interpolate``
 (into the output space), or ``{"kind": "inverse_elasticity", "mu": ..., "lmbda": ...}``
 (the linear elastic displacement for the input as body force, clamped where the
-Dirichlet decoder is: :class:`~spon.fem.encoders.GreenEncoder`); ``processor.kind`` one of ``mlp``, ``graph``, ``mg``
+Dirichlet decoder is: :class:`~spon.fem.encoders.GreenEncoder`; with ``"with_source": true``
+the force and that displacement, node by node); ``processor.kind`` one of ``mlp``, ``graph``, ``mg``
 (the rest of that dict are the processor's keyword arguments). ``seed``
 (default 0) seeds the weight initialisation, so a spec fixes the initial model.
 """
@@ -111,6 +112,8 @@ def build_spon(spec: dict, comm=None):
         E = Z if U.value_shape == () else fd.VectorFunctionSpace(V.mesh(), "CG", k, dim=U.value_shape[0])
     decoder = _decoder(kind, dec, V, Z)
     encoder = _encoder(spec["encoder"], U, E, decoder)
+    if getattr(encoder, "with_source", False):     # (source, solution) per node: twice the channels
+        E = fd.VectorFunctionSpace(V.mesh(), V.ufl_element().sub_elements[0], dim=2 * V.value_shape[0])
 
     proc = dict(spec["processor"])
     pkind = proc.pop("kind", None)
@@ -148,7 +151,10 @@ def _encoder(enc, U, E, decoder):
         if not isinstance(decoder, DirichletDecoder) or E.value_shape != (E.mesh().geometric_dimension,):
             raise ValueError("spec['encoder']: 'inverse_elasticity' needs a Dirichlet decoder (its boundary is "
                              "the clamped one) on a vector output space of the mesh's dimension")
-        return GreenEncoder(U, E, decoder.bcs, _elasticity_form(mu, lmbda))
+        with_source = enc.get("with_source", False)
+        if not isinstance(with_source, bool):
+            raise ValueError(f"spec['encoder']['with_source']: expected true or false, got {with_source!r}")
+        return GreenEncoder(U, E, decoder.bcs, _elasticity_form(mu, lmbda), with_source=with_source)
     if enc not in _ENCODERS:
         raise ValueError(f"spec['encoder']: expected one of {sorted(_ENCODERS)} or a dict of kind "
                          f"'inverse_elasticity', got {enc!r}")

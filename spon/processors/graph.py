@@ -140,12 +140,13 @@ class GraphProcessor(nn.Module):
         dim = V.mesh().geometric_dimension
         self.hparams = dict(in_channels=in_channels, out_channels=out_channels, width=width, layers=layers)
         if linear_skip:
-            # y = P(x) + W x with P zero and W the identity at start (zero if the channels differ): with a
-            # decoder that holds the problem's Green's operator the model starts as that linear solve
+            # y = P(x) + W x with P zero and W the identity at start (the first out_channels pass when there
+            # are more in, zero when fewer): with a decoder that holds the problem's Green's operator the model
+            # starts as that linear solve
             self.hparams["linear_skip"] = True
             self.skip_linear = nn.Linear(in_channels, out_channels, bias=False)
             with torch.no_grad():
-                self.skip_linear.weight.copy_(torch.eye(out_channels, in_channels) if in_channels == out_channels
+                self.skip_linear.weight.copy_(torch.eye(out_channels, in_channels) if in_channels >= out_channels
                                               else torch.zeros(out_channels, in_channels))
         self.dim = dim
         self.lift = nn.Sequential(nn.Linear(in_channels + dim, width), nn.GELU(), nn.Linear(width, width))
@@ -158,8 +159,9 @@ class GraphProcessor(nn.Module):
 
     @property
     def starts_as_identity(self) -> bool:
-        """Whether the untrained processor is the identity (``linear_skip`` with equal channels)."""
-        return bool(self.hparams.get("linear_skip")) and self.hparams["in_channels"] == self.hparams["out_channels"]
+        """Whether the untrained processor passes its input through (``linear_skip`` with at least as many
+        channels in as out: the first ``out_channels`` pass)."""
+        return bool(self.hparams.get("linear_skip")) and self.hparams["in_channels"] >= self.hparams["out_channels"]
 
     def bind(self, V) -> "GraphProcessor":
         """Run on the DOF graph of ``V`` (another mesh of the domain); weights are kept."""

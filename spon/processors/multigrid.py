@@ -92,7 +92,7 @@ class MultigridProcessor(nn.Module):
             self.hparams["linear_skip"] = True
             self.skip_linear = nn.Linear(in_channels, out_channels, bias=False)
             with torch.no_grad():
-                self.skip_linear.weight.copy_(torch.eye(out_channels, in_channels) if in_channels == out_channels
+                self.skip_linear.weight.copy_(torch.eye(out_channels, in_channels) if in_channels >= out_channels
                                               else torch.zeros(out_channels, in_channels))
                 self.project[-1].weight.zero_()
                 self.project[-1].bias.zero_()
@@ -100,8 +100,9 @@ class MultigridProcessor(nn.Module):
 
     @property
     def starts_as_identity(self) -> bool:
-        """Whether the untrained processor is the identity (``linear_skip`` with equal channels)."""
-        return bool(self.hparams.get("linear_skip")) and self.hparams["in_channels"] == self.hparams["out_channels"]
+        """Whether the untrained processor passes its input through (``linear_skip`` with at least as many
+        channels in as out: the first ``out_channels`` pass)."""
+        return bool(self.hparams.get("linear_skip")) and self.hparams["in_channels"] >= self.hparams["out_channels"]
 
     def bind(self, spaces) -> "MultigridProcessor":
         """Run on another hierarchy with the same number of levels; weights are kept."""
