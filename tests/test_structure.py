@@ -231,3 +231,33 @@ def test_inverse_elasticity_encoder_is_the_linear_elastic_solve():
         assert m(f).reshape(3, -1)[:, m.decoder.boundary_dofs].abs().max() == 0
     with pytest.raises(ValueError, match="'inverse_elasticity' needs a Dirichlet decoder"):
         build_spon({**m.spec, "decoder": {"kind": "coefficients"}})
+
+
+def test_force_correction_model_starts_as_the_linear_elastic_solve():
+    """encoder 'inverse_elasticity' with_source and the Green decoder: the encoder gives (f, u_L / gain) node by
+    node, the processor's skip passes f through, so the untrained model is linear elasticity; the clamp holds."""
+    from spon.fem import FENorm
+    from spon.models import build_spon
+    ms, prob, f, u, mu, lmbda = _elasticity_case()
+    green = {"mu": mu, "lmbda": lmbda}
+    m = build_spon({"mesh": ms.to_dict(), "input": {"family": "CG", "degree": 1, "shape": [2]},
+                    "output": {"family": "CG", "degree": 1, "shape": [2]},
+                    "encoder": {"kind": "inverse_elasticity", "with_source": True, **green},
+                    "decoder": {"kind": "dirichlet", "value": 0.0, "boundary": [1], "interior": "inverse_elasticity",
+                                **green},
+                    "processor": {"kind": "graph", "width": 4, "layers": 1, "linear_skip": True},
+                    "dtype": "float64"})
+    e = m.encoder(f).reshape(3, -1, 4)
+    assert torch.allclose(e[..., :2].reshape(3, -1), f, rtol=0, atol=1e-10 * f.abs().max().item())   # L2 projection
+    norm = FENorm(prob.output_space)
+    assert norm.relative_error(e[..., 2:].reshape(3, -1) * m.encoder.gain, u).max() < 1e-10
+    assert m.processor.starts_as_identity
+    m.input_scale.fill_(0.5)
+    m.output_scale.fill_(0.5)
+    with torch.no_grad():
+        assert norm.relative_error(m(f).reshape(3, -1), u).max() < 1e-10
+        for p in m.processor.parameters():
+            p.add_(torch.randn_like(p))
+        assert m(f).reshape(3, -1)[:, m.decoder.boundary_dofs].abs().max() == 0
+    with pytest.raises(ValueError, match=r"with_source'\]: expected true or false"):
+        build_spon({**m.spec, "encoder": {**m.spec["encoder"], "with_source": "yes"}})
