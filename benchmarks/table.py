@@ -78,6 +78,7 @@ def dns(d):
 
 _LABELS = {"spon_mg": "SPON-MG", "spon_mg_green": "SPON-MG, linear-elasticity Green decoder, identity skip",
            "spon_mg_linear": "SPON-MG, linear-elastic encoder, identity skip", "spon_graph": "SPON-graph",
+           "spon_mg_force": "SPON-MG, (force, linear displacement) encoder, Green decoder: a force correction",
            "fno": "FNO (masked grid)", "fno_linear": "FNO, linear elastic displacement in",
            "spon_mg_divfree": "SPON-MG, curl decoder into RT2", "spon_graph_divfree": "SPON-graph, curl decoder",
            "spon_mg_vector": "SPON-MG, unconstrained [CG2]²", "spon_mg_mixed": "SPON-MG on Taylor–Hood (u, p)",
