@@ -9,9 +9,9 @@ from __future__ import annotations
 import torch
 
 from . import assembly
+from .bcs import dirichlet_mask
 from .convert import to_tensor
 from .layout import SpaceLayout
-from .bcs import dirichlet_mask
 from .module import FEModule
 from .solve import spd_solve
 from .sparse import diagonal, spmv
