@@ -91,7 +91,7 @@ class GreenEncoder(L2ProjectionEncoder):
     """The solution of a linear problem with the input as its source: ``u = G P x``.
 
     ``P`` is the L² projection of ``x ∈ U`` onto ``V`` (the identity when
-    ``U`` is ``V``) and ``G`` the Green's operator of the SPD form
+    ``U`` has ``V``'s element on ``V``'s mesh) and ``G`` the Green's operator of the SPD form
     ``operator(u, v)`` on ``V`` with zero data on ``bcs``
     (:func:`~spon.fem.assembly.green_matrix`: dense, so ``V`` of at most
     20 000 DOFs). With linear elasticity as the operator and a body force as
@@ -120,6 +120,8 @@ class GreenEncoder(L2ProjectionEncoder):
         mask = dirichlet_mask(self.V, [bcs] if not isinstance(bcs, (list, tuple)) else bcs, "V")
         G = assembly.green_matrix(self.V, operator, mask)
         self.register_exact_buffer("G", G)
+        # a spec builds U and V as two objects: the same element on the same mesh needs no projection
+        self.same_space = self.U.mesh() is self.V.mesh() and self.U.ufl_element() == self.V.ufl_element()
         self.with_source = bool(with_source)
         if self.with_source:
             # per node (source, solution / gain): the gain, the solution's size for a unit source, puts both
@@ -129,7 +131,7 @@ class GreenEncoder(L2ProjectionEncoder):
             self.out_dim = 2 * self.out_dim
 
     def forward(self, x):
-        x = self._input(x) if self.U is self.V else super().forward(x)
+        x = self._input(x) if self.same_space else super().forward(x)
         u = x @ self.G.T
         if not self.with_source:
             return u
