@@ -48,7 +48,7 @@ from spon.data import HyperelasticityProblem  # noqa: E402
 from spon.fem import FENorm, GridTransfer  # noqa: E402
 from spon.mesh import MeshSpec, build_hierarchy  # noqa: E402
 from spon.models import build_spon, rollout  # noqa: E402
-from spon.training import Trainer  # noqa: E402
+from spon.training import Trainer, fit_increment_map  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("darcy_bench", HERE / "darcy.py")
@@ -650,6 +650,7 @@ def navier_stokes_rollout(a, out):
     procs = {"spon_mg": {"kind": "mg", "width": 16, "coarse_width": 64, "smooth": 1, "coarse_layers": 4,
                          "linear_skip": True},
              "spon_mg_increment": {"kind": "mg", "width": 16, "coarse_width": 64, "smooth": 1, "coarse_layers": 4}}
+    procs["spon_mg_unrolled"] = procs["spon_mg_increment"]
     for kind in a.ns_rollout_models.split(","):
         runs = []
         for seed in range(a.seeds):
@@ -664,7 +665,11 @@ def navier_stokes_rollout(a, out):
                 traj = torch.stack(traj)
             else:
                 m = build_spon({**base, "processor": procs[kind], "seed": seed})
-                if kind == "spon_mg_increment":
+                if kind == "spon_mg_unrolled":
+                    # the increment map, trained with input noise and pushforward steps (spon.training.unrolled)
+                    fit_increment_map(m, U[:win], k, epochs=a.ns_epochs, batch_size=8, lr=3e-3, seed=seed,
+                                      unroll=a.ns_unroll, noise=a.ns_noise, desc=f"{kind} seed {seed}")
+                elif kind == "spon_mg_increment":
                     # learns the increment u_n+k - u_n in its own relative norm (the change, not the flow, sets
                     # the loss); its Dirichlet data are zero, as the inflow is steady
                     Trainer(m, epochs=a.ns_epochs, batch_size=8, lr=3e-3, seed=seed,
@@ -674,19 +679,22 @@ def navier_stokes_rollout(a, out):
                     Trainer(m, epochs=a.ns_epochs, batch_size=8, lr=3e-4, seed=seed,
                             desc=f"{kind} seed {seed}").fit((Xtr, Ytr, {"g": Xtr}))
                 secs, params = time.perf_counter() - t1, sum(q.numel() for q in m.parameters())
-                traj = rollout(m.double(), U[starts], int(steps), increment=kind == "spon_mg_increment")
+                traj = rollout(m.double(), U[starts], int(steps), increment=kind != "spon_mg")
             rel = norm.relative_error(traj, U[eval_idx])
             probe_pred = traj.reshape(steps, -1, 2)[:, probe, 1].numpy()
             try:
                 st = strouhal(t_eval, probe_pred, U_bar)[0]
             except ValueError:        # no oscillation left in the rollout: no Strouhal number (None)
                 st = None
+            half = len(probe_pred) // 2       # a decaying rollout still crosses zero: its late amplitude says so
+            amp = {"probe_amplitude_second_half": float(np.ptp(probe_pred[half:]) / 2),
+                   "fe_probe_amplitude_second_half": float(np.ptp(fe_probe[half:]) / 2)}
             runs.append({"seed": seed, "strouhal": st, "strouhal_rel_err": None if st is None else abs(st / st_fe - 1),
                          "rel_l2_over_time": rel.tolist(), "rel_l2": rel.mean().item(),
                          "rel_l2_first_period": rel[: max(1, int(round(1 / (st_fe * U_bar / 0.1) / (k * dt))))]
                          .mean().item(), "probe_v": probe_pred.tolist(),
                          "max_boundary_error": (traj[:, bdofs] - U[eval_idx][:, bdofs]).abs().max().item(),
-                         "train_seconds": secs, "params": params})
+                         "train_seconds": secs, "params": params, **amp})
             print(kind, {k_: v for k_, v in runs[-1].items() if not isinstance(v, list)}, flush=True)
         sec["runs"][kind] = runs
         errs = [r["strouhal_rel_err"] for r in runs if r["strouhal_rel_err"] is not None]
@@ -696,7 +704,7 @@ def navier_stokes_rollout(a, out):
         atomic_write_json(a.out, out)
     sec["fe_probe_v"] = fe_probe.tolist()
     sec["t_rollout"] = t_eval.tolist()
-    mg = [k_ for k_ in ("spon_mg", "spon_mg_increment") if k_ in sec]
+    mg = [k_ for k_ in ("spon_mg", "spon_mg_increment", "spon_mg_unrolled") if k_ in sec]
     ok = {k_: sec[k_]["strouhal_rel_err_mean"] for k_ in mg if sec[k_]["rollouts_that_stopped_oscillating"] == 0
           and sec[k_]["strouhal_rel_err_mean"] is not None}
     best = min(ok, key=ok.get) if ok else None
@@ -743,8 +751,12 @@ def main(argv=None):
     p.add_argument("--ns-record", type=int, default=250)
     p.add_argument("--ns-window", type=int, default=60, help="recorded steps the one-step map learns from")
     p.add_argument("--ns-epochs", type=int, default=40)
+    p.add_argument("--ns-unroll", type=int, default=3, help="spon_mg_unrolled: the most pushforward steps")
+    p.add_argument("--ns-noise", type=float, default=0.3,
+                   help="spon_mg_unrolled: input noise, relative to the RMS of the true increments")
     p.add_argument("--ns-rollout-models", default="spon_mg,spon_mg_increment,fno",
-                   help="models of navier_stokes_rollout (spon_mg_increment learns u_n+k - u_n)")
+                   help="models of navier_stokes_rollout (spon_mg_increment learns u_n+k - u_n; "
+                        "spon_mg_unrolled as well, with input noise and pushforward steps)")
     p.add_argument("--ns-cache", type=Path, default=None,
                    help="torch file keeping the rollout's FE trajectory: reused when mesh, dt and steps agree")
     p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {','.join(SECTIONS)}")
