@@ -125,3 +125,38 @@ def test_learned_rollout_keeps_inflow_and_no_slip_exactly_and_is_deterministic(c
     assert torch.equal(a, b) and torch.isfinite(a).all()
     assert torch.equal(a[:, bdofs], u0[bdofs].expand(3, -1))
     assert (a[-1] - u0).abs().max() > 0          # the operator does move the interior
+
+
+def test_divergence_free_channel_decoder_keeps_div_zero_and_the_normal_flux(channel):
+    """u = curl ψ in RT2 with ψ from the channel's data (inflow ψ, walls, the Stokes flux below the
+    cylinder): for any processor output, div u = 0 and u·n = 0 on walls and cylinder to round-off,
+    and the flux through the inflow and the outflow is the parabola's."""
+    import torch
+
+    from spon.data.navier_stokes import CYLINDER, INFLOW, OUTFLOW, WALLS
+    from spon.models import build_spon
+    m = build_spon({"mesh": MeshSpec("dfg_cylinder", 0.08, 0).to_dict(),
+                    "input": {"family": "CG", "degree": 2, "shape": [2]}, "output": {"family": "RT", "degree": 2},
+                    "encoder": "l2", "decoder": {"kind": "divergence_free", "boundary": [INFLOW, WALLS, CYLINDER]},
+                    "processor": {"kind": "graph", "width": 4, "layers": 1}, "dtype": "float64", "seed": 2})
+    c = 0.13
+    psi = channel.stream_function_data(m.decoder.Q, c, U_m=0.5)
+    x = torch.randn(2, channel.V.dim(), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with torch.no_grad():
+        out = m(x, g=torch.as_tensor(psi.dat.data_ro.copy()).expand(2, -1)).reshape(2, -1)
+    n = fd.FacetNormal(channel.mesh)
+    for k in range(2):
+        u = fd.Function(m.decoder.V)
+        u.dat.data[:] = out[k].numpy()
+        assert fd.norm(fd.div(u)) <= 1e-11 * fd.norm(u)
+        assert fd.assemble(fd.dot(u, n) ** 2 * fd.ds((WALLS, CYLINDER))) ** 0.5 <= 1e-12
+        assert abs(fd.assemble(fd.dot(u, n) * fd.ds(INFLOW)) + 0.5 * 2 / 3 * 0.41) <= 1e-12
+        assert abs(fd.assemble(fd.dot(u, n) * fd.ds(OUTFLOW)) - 0.5 * 2 / 3 * 0.41) <= 1e-12
+
+
+def test_flux_below_the_cylinder_splits_the_stokes_flow(channel):
+    """The Re = 20 flow's flux below the cylinder (set 5 mm below the channel's middle): a little
+    under half the inflow's, (2/3) U_m H."""
+    from spon.data.navier_stokes import DFG_2D1
+    q = channel.flux_below_cylinder(channel.w.subfunctions[0]) / (2 / 3 * DFG_2D1["U_m"] * 0.41)
+    assert 0.45 < q < 0.5, q

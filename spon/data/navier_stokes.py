@@ -32,6 +32,7 @@ DFG_2D1 = {"U_m": 0.3, "cd": 5.57953523384, "cl": 0.010618948146}
 DFG_2D2 = {"U_m": 1.5, "strouhal": 0.30, "cl_max": 1.0}
 INFLOW, OUTFLOW, WALLS, CYLINDER = 1, 2, 3, 4
 H, D = 0.41, 0.1
+CENTRE = (0.2, 0.2)
 
 
 def navier_stokes_residual(u, p, v, q, nu, f=None):
@@ -151,6 +152,32 @@ class DFGChannel:
 
         nodes = np.unique(np.concatenate([bc.nodes for bc in self.bcs]))
         return torch.as_tensor((2 * nodes[:, None] + np.arange(2)).reshape(-1))
+
+    def stream_function_data(self, Z, cylinder: float, U_m: float = 1.0):
+        """Boundary data on a scalar CG space ``Z`` of the stream function ψ of the
+        channel's flow (``u = curl ψ = (∂ψ/∂y, −∂ψ/∂x)``) at peak inflow ``U_m``:
+        ``ψ(y) = ∫₀^y u_in`` on the inflow, 0 on the bottom wall, the whole flux
+        ``(2/3) U_m H`` on the top wall, and ``U_m · cylinder`` on the cylinder
+        (``cylinder``: the flux between the bottom wall and the cylinder at
+        ``U_m = 1``, see :meth:`flux_below_cylinder`). The interior values
+        are the inflow's ψ extended in x (a Dirichlet decoder reads only the boundary)."""
+        y = fd.SpatialCoordinate(self.mesh)[1]
+        psi = fd.Function(Z).interpolate(4 * U_m * (H * y ** 2 / 2 - y ** 3 / 3) / H ** 2)
+        fd.DirichletBC(Z, U_m * cylinder, CYLINDER).apply(psi)
+        return psi
+
+    def flux_below_cylinder(self, u, points: int = 200) -> float:
+        """``∫ u_x dy`` across the gap between the bottom wall and the cylinder, on the
+        vertical line through its centre (Gauss–Legendre, ``points`` nodes), for a
+        continuous velocity ``u`` such as Taylor–Hood's."""
+        import numpy as np
+
+        t, w = np.polynomial.legendre.leggauss(points)
+        gap = CENTRE[1] - D / 2
+        ys = gap * (t + 1) / 2
+        pts = np.column_stack([np.full_like(ys, CENTRE[0]), ys])
+        vals = np.asarray(fd.PointEvaluator(self.mesh, pts).evaluate(u))[:, 0]
+        return float(gap / 2 * np.dot(w, vals))
 
     def velocity(self):
         """The velocity of the current state as a flat tensor (node-major, interleaved)."""

@@ -170,13 +170,7 @@ def _decoder(kind, dec, V, Z):
     """The decoder of a spec's ``decoder`` entry (``dec`` without its kind) into ``V``;
     ``Z`` is the divergence-free decoder's stream-function space."""
     if kind == "dirichlet":
-        boundary = dec.get("boundary", "on_boundary")
-        if boundary != "on_boundary":
-            valid = {int(m) for m in V.mesh().exterior_facets.unique_markers}
-            asked = {int(b) for b in (boundary if isinstance(boundary, (list, tuple)) else [boundary])}
-            if not asked <= valid:
-                raise ValueError(f"spec['decoder']['boundary']: markers {sorted(asked - valid)} are not on the "
-                                 f"mesh; expected 'on_boundary' or some of {sorted(valid)}")
+        boundary = _boundary(dec.get("boundary", "on_boundary"), V)
         if len(V.value_shape) > 1:
             raise ValueError(f"spec['decoder']: a Dirichlet decoder needs a scalar or vector output space, "
                              f"got shape {V.value_shape}")
@@ -194,7 +188,12 @@ def _decoder(kind, dec, V, Z):
     elif kind == "coefficients":
         return CoefficientDecoder(V)
     elif kind == "divergence_free":
-        no_flux = dec.get("no_flux", False)
+        no_flux, boundary = dec.get("no_flux", False), dec.get("boundary")
+        if no_flux and boundary is not None:
+            raise ValueError("spec['decoder']: expected 'no_flux' (ψ = 0 on the whole boundary) or 'boundary' "
+                             "(ψ takes per-sample data g there), not both")
+        if boundary is not None:       # ψ from each sample's data: u·n there is that of the data
+            return DivergenceFreeDecoder(Z, V, bcs=fd.DirichletBC(Z, 0.0, _boundary(boundary, Z)))
         bcs = fd.DirichletBC(Z, 0.0, "on_boundary") if no_flux else None
         return DivergenceFreeDecoder(Z, V, bcs=bcs)
     if kind == "mixed":             # one decoder per subspace, each built on that subspace's own space
@@ -207,6 +206,18 @@ def _decoder(kind, dec, V, Z):
                                 for d, Vi in zip(parts, subs)])
     raise ValueError(f"spec['decoder']['kind']: expected 'dirichlet', 'coefficients', 'divergence_free' or "
                      f"'mixed', got {kind!r}")
+
+
+def _boundary(boundary, V):
+    """``boundary`` of a decoder spec, checked against the mesh's exterior facet markers."""
+    if boundary == "on_boundary":
+        return boundary
+    valid = {int(m) for m in V.mesh().exterior_facets.unique_markers}
+    asked = [int(b) for b in (boundary if isinstance(boundary, (list, tuple)) else [boundary])]
+    if not set(asked) <= valid:
+        raise ValueError(f"spec['decoder']['boundary']: markers {sorted(set(asked) - valid)} are not on the "
+                         f"mesh; expected 'on_boundary' or some of {sorted(valid)}")
+    return asked
 
 
 def _elasticity_form(mu, lmbda):
@@ -303,12 +314,18 @@ def spec_from_model(model, mesh_path) -> dict:
     elif type(dec) is CoefficientDecoder:
         decoder = {"kind": "coefficients"}
     elif isinstance(dec, DivergenceFreeDecoder):
-        no_flux = isinstance(dec.stream, DirichletDecoder)
-        if no_flux and (len(dec.stream.bcs) != 1 or dec.stream.bcs[0].sub_domain != "on_boundary"):
-            raise ValueError("model: a divergence-free decoder checkpoints with ψ = 0 on the whole boundary or "
-                             "no condition")
-        decoder = {"kind": "divergence_free", "stream_degree": int(dec.Q.ufl_element().degree()),
-                   "no_flux": no_flux}
+        decoder = {"kind": "divergence_free", "stream_degree": int(dec.Q.ufl_element().degree())}
+        if isinstance(dec.stream, DirichletDecoder):
+            if len(dec.stream.bcs) != 1:
+                raise ValueError("model: a divergence-free decoder checkpoints with one condition on ψ, got "
+                                 f"{len(dec.stream.bcs)}")
+            sub = dec.stream.bcs[0].sub_domain
+            if sub == "on_boundary":
+                decoder["no_flux"] = True
+            else:                          # per-sample data on these markers (the zero data are not used)
+                decoder["boundary"] = [int(b) for b in (sub if isinstance(sub, (list, tuple)) else [sub])]
+        else:
+            decoder["no_flux"] = False
     else:
         raise ValueError(f"model: cannot checkpoint a decoder of kind {type(dec).__name__}")
     proc = model.processor
