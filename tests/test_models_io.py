@@ -230,6 +230,9 @@ _KINDS = {
                     {"kind": "mg", "width": 4, "coarse_width": 4, "coarse_layers": 1, "linear_skip": True}),
     "divergence_free": ({"family": "CG", "degree": 1, "shape": [2]}, {"family": "RT", "degree": 2}, "l2",
                         {"kind": "divergence_free", "no_flux": True}, {"kind": "graph", "width": 4, "layers": 1}),
+    "divergence_free_data": ({"family": "CG", "degree": 2}, {"family": "RT", "degree": 2}, "coefficients",
+                             {"kind": "divergence_free", "boundary": [1, 3]},
+                             {"kind": "graph", "width": 4, "layers": 1, "linear_skip": True}),
     "mixed": ({"family": "CG", "degree": 1, "shape": [2]},
               {"mixed": [{"family": "CG", "degree": 2, "shape": [2]}, {"family": "CG", "degree": 1}]},
               "coefficients",
@@ -254,3 +257,14 @@ def test_checkpoint_round_trip_for_every_decoder_kind(tmp_path, kind):
     with torch.no_grad():
         assert torch.equal(again(x), model(x))
     assert again.spec["decoder"] == model.spec["decoder"] and again.spec["encoder"] == model.spec["encoder"]
+
+
+def test_divergence_free_spec_takes_no_flux_or_boundary_data_not_both():
+    spec = {"mesh": MeshSpec("unit_square", 0.4, 1).to_dict(), "input": {"family": "CG", "degree": 2},
+            "output": {"family": "RT", "degree": 2}, "encoder": "coefficients",
+            "decoder": {"kind": "divergence_free", "no_flux": True, "boundary": [1]},
+            "processor": {"kind": "graph", "width": 4, "layers": 1}}
+    with pytest.raises(ValueError, match="not both"):
+        build_spon(spec)
+    with pytest.raises(ValueError, match=r"markers \[9\]"):
+        build_spon({**spec, "decoder": {"kind": "divergence_free", "boundary": [1, 9]}})
