@@ -82,7 +82,8 @@ _LABELS = {"spon_mg": "SPON-MG", "spon_mg_green": "SPON-MG, linear-elasticity Gr
            "fno": "FNO (masked grid)", "fno_linear": "FNO, linear elastic displacement in",
            "spon_mg_divfree": "SPON-MG, curl decoder into RT2", "spon_graph_divfree": "SPON-graph, curl decoder",
            "spon_mg_vector": "SPON-MG, unconstrained [CG2]²", "spon_mg_mixed": "SPON-MG on Taylor–Hood (u, p)",
-           "spon_mg_increment": "SPON-MG, learns the increment u_n+k − u_n"}
+           "spon_mg_increment": "SPON-MG, learns the increment u_n+k − u_n",
+           "spon_mg_unrolled": "SPON-MG increment map, trained with input noise and pushforward steps"}
 
 
 def spon_paper(d):
@@ -103,6 +104,8 @@ def spon_paper(d):
             r = sec[model]
             std = r.get("rel_l2_std")
             other = []
+            if "epochs" in runs[0]:      # where a section's models train for different lengths
+                other.append(f"{runs[0]['epochs']} epochs")
             if "max_divergence" in r:
                 other.append(f"max div/‖u‖ {r['max_divergence']:.1e}")
             if r.get("pressure_rel_l2") is not None:
