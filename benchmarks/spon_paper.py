@@ -820,7 +820,7 @@ def main(argv=None):
     p.add_argument("--ns-h", type=float, default=0.08, help="gmsh size of the DFG channel's base mesh (refined once)")
     p.add_argument("--ns-train", type=int, default=40)
     p.add_argument("--ns-grid", type=int, default=64, help="FNO grid points per side on the channel's box")
-    p.add_argument("--ns-models", default="spon_mg,spon_graph,fno,spon_mg_mixed",
+    p.add_argument("--ns-models", default="spon_mg,spon_graph,fno,spon_mg_mixed,spon_mg_divfree",
                    help="models of navier_stokes_steady (spon_mg_mixed: (u, p) on Taylor-Hood; spon_mg_divfree: "
                         "u = curl psi in RT2)")
     p.add_argument("--ns-test", type=int, default=20)
