@@ -249,7 +249,7 @@ def hyperelasticity(a, out):
     for kind in a.hyper_models.split(","):
         runs = []
         xtr, xte = (Ltr, Lte) if kind == "fno_linear" else (Xtr, Xte)     # FNO sees the linear solution too
-        for seed in range(a.seeds):
+        for seed in range(a.first_seed, a.first_seed + a.seeds):
             if kind.startswith("fno"):
                 m = VectorFNO(grid, seed=seed, **SETTINGS["fno"])
             else:
@@ -348,7 +348,7 @@ def stokes_divfree(a, out):
     sec["grid"], sec["data_path"] = a.grid, data_path_check(None, grid_in)
     for kind, (extra, target, space) in models.items():
         runs = []
-        for seed in range(a.seeds):
+        for seed in range(a.first_seed, a.first_seed + a.seeds):
             if kind == "fno":       # the FNO recipe: f on the grid in, [CG2]² values back at the nodes
                 t1 = time.perf_counter()
                 m = VectorFNO(grid_in, seed=seed, grid_out=grid_out, **SETTINGS["fno"]).fit(
@@ -412,7 +412,7 @@ def poisson3d(a, out):
     for kind in a.p3d_models.split(","):
         proc = procs.get(kind)
         runs = []
-        for seed in range(a.seeds):
+        for seed in range(a.first_seed, a.first_seed + a.seeds):
             if kind == "fno":      # kappa sampled on the n³ grid in, trilinear back to the CG1 nodes
                 t1 = time.perf_counter()
                 m = VectorFNO(grid, seed=seed, c=1, grid_out=grid_out, **SETTINGS["fno3d"])
@@ -539,7 +539,7 @@ def navier_stokes_steady(a, out):
         sec["divfree"] = divfree["info"]
     for kind in a.ns_models.split(","):
         runs = []
-        for seed in range(a.seeds):
+        for seed in range(a.first_seed, a.first_seed + a.seeds):
             t1 = time.perf_counter()
             extra = {}
             if kind == "spon_mg_mixed":     # (u, p) on Taylor-Hood, one MG on the shared P2 node graph
@@ -735,7 +735,7 @@ def navier_stokes_rollout(a, out):
     procs["spon_mg_unrolled"] = procs["spon_mg_increment"]
     for kind in a.ns_rollout_models.split(","):
         runs = []
-        for seed in range(a.seeds):
+        for seed in range(a.first_seed, a.first_seed + a.seeds):
             t1 = time.perf_counter()
             if kind == "fno":
                 m = VectorFNO(grid, seed=seed, **SETTINGS["fno"]).fit(Xtr, Ytr, a.ns_epochs, desc=f"fno {seed}")
@@ -808,6 +808,8 @@ def main(argv=None):
     p.add_argument("--n-test", type=int, default=100)
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--seeds", type=int, default=None)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first-seed … first-seed + seeds - 1 (to add seeds to an earlier run, in another file)")
     p.add_argument("--grid", type=int, default=32)
     p.add_argument("--hyper-models",
                    default="spon_mg,spon_mg_green,spon_mg_linear,spon_mg_force,spon_graph,fno,fno_linear",
