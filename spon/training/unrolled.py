@@ -47,7 +47,10 @@ def fit_increment_map(model, states: torch.Tensor, k: int = 1, *, epochs: int = 
         of the true increments' free values
     epochs, batch_size, lr, weight_decay : AdamW with a one-cycle schedule
 
-    Returns the history ``{"epoch", "train_loss", "seconds"}``.
+    Returns
+    -------
+    dict
+        The history: lists ``epoch``, ``train_loss`` and ``seconds``.
 
     Examples
     --------
