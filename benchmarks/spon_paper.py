@@ -609,7 +609,7 @@ def _channel_divfree(ch, w_s, U_m, Y, te):
     function, the walls' and the Stokes flow's flux below the cylinder, all times U_m), the training
     targets (the L² projections of the Taylor–Hood velocities onto RT2) and the scores of a prediction
     against the Taylor–Hood velocities."""
-    from spon.data.navier_stokes import CYLINDER, INFLOW, WALLS
+    from spon.data.navier_stokes import CYLINDER, INFLOW, WALLS, H
 
     mesh = ch.mesh
     RT, Z = fd.FunctionSpace(mesh, "RT", 2), fd.FunctionSpace(mesh, "CG", 2)
@@ -642,7 +642,7 @@ def _channel_divfree(ch, w_s, U_m, Y, te):
         for j, i in enumerate(range(te.start, te.stop)):
             u.dat.data[:] = pred[j].numpy()
             uth.dat.data[:] = Y[i].reshape(-1, 2).numpy()
-            u_in = fd.as_vector([4 * float(U_m[i]) * yy * (0.41 - yy) / 0.41 ** 2, 0])
+            u_in = fd.as_vector([4 * float(U_m[i]) * yy * (H - yy) / H ** 2, 0])
             rel.append(fd.sqrt(fd.assemble(fd.inner(u - uth, u - uth) * fd.dx)) / fd.norm(uth))
             div.append(fd.norm(fd.div(u)) / fd.norm(u))
             bnd.append(fd.assemble(fd.dot(u, n) ** 2 * fd.ds((WALLS, CYLINDER))) ** 0.5)

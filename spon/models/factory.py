@@ -220,6 +220,13 @@ def _boundary(boundary, V):
     return asked
 
 
+def _spec_boundary(bc):
+    """A ``DirichletBC``'s boundary as a spec records it: ``"on_boundary"`` or a list of markers."""
+    sub = bc.sub_domain
+    sub = list(sub) if isinstance(sub, (list, tuple)) else [sub]
+    return "on_boundary" if sub == ["on_boundary"] else [int(b) for b in sub]
+
+
 def _elasticity_form(mu, lmbda):
     def a(u, v):
         eps = fd.sym(fd.grad(u))
@@ -303,9 +310,7 @@ def spec_from_model(model, mesh_path) -> dict:
         except Exception:
             raise ValueError("model: only constant Dirichlet data can be checkpointed (pass per-sample data "
                              "g to the model instead)") from None
-        sub = bc.sub_domain
-        sub = list(sub) if isinstance(sub, (list, tuple)) else [sub]
-        boundary = "on_boundary" if sub == ["on_boundary"] else [int(b) for b in sub]
+        boundary = _spec_boundary(bc)
         if dec.interior == "inverse_operator":
             raise ValueError("model: a Dirichlet decoder with a user's operator cannot be checkpointed from its "
                              "spaces; build it from a spec (interior 'inverse_elasticity') instead")
@@ -319,11 +324,11 @@ def spec_from_model(model, mesh_path) -> dict:
             if len(dec.stream.bcs) != 1:
                 raise ValueError("model: a divergence-free decoder checkpoints with one condition on ψ, got "
                                  f"{len(dec.stream.bcs)}")
-            sub = dec.stream.bcs[0].sub_domain
-            if sub == "on_boundary":
+            boundary = _spec_boundary(dec.stream.bcs[0])
+            if boundary == "on_boundary":
                 decoder["no_flux"] = True
             else:                          # per-sample data on these markers (the zero data are not used)
-                decoder["boundary"] = [int(b) for b in (sub if isinstance(sub, (list, tuple)) else [sub])]
+                decoder["boundary"] = boundary
         else:
             decoder["no_flux"] = False
     else:

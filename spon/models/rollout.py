@@ -14,7 +14,16 @@ import torch
 
 from ..fem.checks import check_finite
 
-__all__ = ["rollout"]
+__all__ = ["rollout", "state_dim"]
+
+
+def state_dim(model) -> int:
+    """The DOFs of a state that ``model`` steps: its output space's, which must also be its input space's."""
+    dim = model.decoder.V.dim()
+    if model.encoder.U.dim() != dim:
+        raise ValueError(f"model: expected its input space to be its output space ({dim} DOFs) to step in time, "
+                         f"got an input of {model.encoder.U.dim()} DOFs")
+    return dim
 
 
 @torch.no_grad()
@@ -40,10 +49,7 @@ def rollout(model, u0: torch.Tensor, steps: int, increment: bool = False) -> tor
     """
     if not (isinstance(steps, int) and steps >= 1):
         raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
-    dim = model.decoder.V.dim()
-    if model.encoder.U.dim() != dim:
-        raise ValueError(f"model: expected its input space to be its output space ({dim} DOFs) to step in time, "
-                         f"got an input of {model.encoder.U.dim()} DOFs")
+    dim = state_dim(model)
     dtype = model.input_scale.dtype
     u = torch.as_tensor(u0).reshape(-1)
     if u.numel() != dim:

@@ -26,6 +26,7 @@ from tqdm import trange
 
 from ..fem.checks import check_finite
 from ..fem.norms import FENorm
+from ..models.rollout import state_dim
 
 __all__ = ["fit_increment_map"]
 
@@ -67,10 +68,7 @@ def fit_increment_map(model, states: torch.Tensor, k: int = 1, *, epochs: int = 
     >>> len(h["train_loss"])
     4
     """
-    dim = model.decoder.V.dim()
-    if model.encoder.U.dim() != dim:
-        raise ValueError(f"model: expected its input space to be its output space ({dim} DOFs) to step in time, "
-                         f"got an input of {model.encoder.U.dim()} DOFs")
+    dim = state_dim(model)
     states = torch.as_tensor(states)
     if states.dim() != 2 or states.shape[1] != dim:
         raise ValueError(f"states: expected shape (n, {dim}) (the model's output space), got {tuple(states.shape)}")
