@@ -101,6 +101,35 @@ def test_loss_vanishes_at_the_fe_solution_projection(modes):
     assert model.constitutive_loss(E).mean().item() > 1e-3   # the untrained network is far off
 
 
+@pytest.mark.parametrize("norm", ["compliance", "stress"])
+def test_constitutive_loss_is_the_quadrature_sum_of_the_mismatch(setup, norm):
+    """The phase-by-phase loss equals ``Σ_q w_q r_q·C_t(ε_q)⁻¹ r_q / Σ_q w_q σ(ε̄)·ε̄`` written point by point."""
+    _, quad, _, model = setup
+    E = torch.tensor(latin_hypercube(5, seed=7))
+    a, b = model.coefficients(E)
+    eps = model._strain(E, a)
+    r = model.law_stress(E, a) - torch.einsum("bk,kqc->bqc", b, model.stress_modes)
+    w = model.weights
+    ref = model.law_stress(E, torch.zeros_like(a))
+    if norm == "compliance":
+        C = torch.stack([model.materials[int(p)].tangent_voigt(eps[:, q]) for q, p in enumerate(model.phase)], 1)
+        num = torch.einsum("bqc,q,bqc->b", r, w, torch.linalg.solve(C, r.unsqueeze(-1)).squeeze(-1))
+        den = torch.einsum("bqc,q,bc->b", ref, w, E).abs()
+    else:
+        k = torch.tensor(VOIGT_WEIGHTS)
+        num, den = (torch.einsum("bqc,q,c->b", x**2, w, k) for x in (r, ref))
+    loss = model.constitutive_loss(E, norm=norm)
+    assert torch.allclose(loss, num / den, rtol=1e-12, atol=0)
+    assert torch.allclose(model.constitutive_loss(E, norm=norm, reduce="batch"), num.sum() / den.sum(), rtol=1e-12)
+
+
+def test_constitutive_loss_names_a_phase_without_a_law(setup):
+    rve, quad, snaps, _ = setup
+    model = EquiNO.from_snapshots(snaps, quad, {1: equino_materials()[1]}, tol=1e-6, width=8, depth=1)
+    with pytest.raises(ValueError, match=r"phase\(s\) \[2\]"):
+        model.constitutive_loss(torch.tensor(latin_hypercube(2, seed=1)))
+
+
 @pytest.mark.parametrize("bound", [1e-4, 0.039], ids=["small_strain", "large_strain"])
 @pytest.mark.parametrize("kind", ["equino", "mlp"])
 def test_tangent_is_the_derivative_of_the_stress(setup, kind, bound):

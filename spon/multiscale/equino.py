@@ -147,18 +147,28 @@ class EquiNO(Surrogate):
     def _strain(self, E, a):
         return E[:, None, :] + torch.einsum("bk,kqc->bqc", a, self.eps_modes)
 
-    def _per_phase(self, eps, law):
-        """``law(material, strains)`` on each phase's quadrature points, gathered back to ``(B, Nq, ...)``."""
+    def _phase_blocks(self):
+        """The quadrature points grouped by phase: ``(order, [(material, slice), ...])``, so each
+        material's law runs on one contiguous slice of ``x[:, order]`` (no gathers and scatters)."""
         if not self.materials:
             raise RuntimeError("materials: EquiNO's loss needs the phase materials {id: Material}")
-        out = None
+        idx, blocks, start = [], [], 0
         for pid, mat in self.materials.items():
-            idx = (self.phase == pid).nonzero().squeeze(1)
-            val = law(mat, eps.index_select(1, idx))
-            if out is None:
-                out = torch.zeros(*eps.shape[:2], *val.shape[2:], dtype=val.dtype, device=val.device)
-            out = out.index_copy(1, idx, val)
-        return out
+            i = (self.phase == pid).nonzero().squeeze(1)
+            idx.append(i)
+            blocks.append((mat, slice(start, start + len(i))))
+            start += len(i)
+        if start != len(self.phase):
+            missing = sorted(set(self.phase.tolist()) - set(self.materials))
+            raise ValueError(f"materials: no law for the quadrature points of phase(s) {missing}; "
+                             f"got laws for {sorted(self.materials)}")
+        return torch.cat(idx), blocks
+
+    def _per_phase(self, eps, law):
+        """``law(material, strains)`` on each phase's quadrature points, back in quadrature order."""
+        order, blocks = self._phase_blocks()
+        val = torch.cat([law(m, eps[:, order[sl]]) for m, sl in blocks], dim=1)
+        return torch.empty_like(val).index_copy_(1, order, val)
 
     def law_stress(self, E, a):
         """``σ_law(ε̄ + Σ a_i ε(φ_i))`` at the quadrature points, ``(B, Nq, 3)``."""
@@ -176,22 +186,33 @@ class EquiNO(Surrogate):
         """
         if norm not in ("compliance", "stress"):
             raise ValueError(f"norm: expected 'compliance' or 'stress', got {norm!r}")
+        # a sum over the points: evaluated phase by phase on contiguous slices
+        order, blocks = self._phase_blocks()
+        w = self.weights[order]
         a, b = self.coefficients(E)
-        eps = self._strain(E, a)
-        law = self._per_phase(eps, lambda m, e: m.stress_voigt(e))
-        r = law - torch.einsum("bk,kqc->bqc", b, self.stress_modes)
-        with torch.no_grad():
-            ref = self._per_phase(E[:, None, :].expand_as(eps), lambda m, e: m.stress_voigt(e))
+        eps = E[:, None, :] + torch.einsum("bk,kqc->bqc", a, self.eps_modes[:, order])
+        r = (torch.cat([m.stress_voigt(eps[:, sl]) for m, sl in blocks], dim=1)
+             - torch.einsum("bk,kqc->bqc", b, self.stress_modes[:, order]))
+        k = torch.tensor(VOIGT_WEIGHTS, dtype=E.dtype, device=E.device)
+        num = den = 0.0
+        for m, sl in blocks:
+            r_p, w_p = r[:, sl], w[sl]
+            with torch.no_grad():
+                ref = m.stress_voigt(E)              # the homogeneous strain: one value per phase
+                if norm == "compliance":
+                    den = den + w_p.sum() * (ref * E).sum(-1)
+                    if m.constant_tangent:
+                        S = torch.linalg.inv(m.tangent_voigt(E[:1])[0])
+                    else:
+                        S = torch.linalg.inv(m.tangent_voigt(eps[:, sl]))
+                else:
+                    den = den + w_p.sum() * (ref**2 @ k)
             if norm == "compliance":
-                S = self._per_phase(eps, lambda m, e: torch.linalg.inv(m.tangent_voigt(e)))
-                den = torch.einsum("bqc,q,bc->b", ref, self.weights, E).abs()
+                Sr = r_p @ S.T if S.dim() == 2 else (S @ r_p.unsqueeze(-1)).squeeze(-1)
+                num = num + ((r_p * Sr).sum(-1) * w_p).sum(-1)
             else:
-                k = torch.tensor(VOIGT_WEIGHTS, dtype=E.dtype, device=E.device)
-                den = torch.einsum("bqc,q,c->b", ref**2, self.weights, k)
-        if norm == "compliance":
-            num = torch.einsum("bqc,q,bqcd,bqd->b", r, self.weights, S, r)
-        else:
-            num = torch.einsum("bqc,q,c->b", r**2, self.weights, k)
+                num = num + (r_p**2 @ k) @ w_p
+        den = den.abs()
         if reduce == "batch":
             return num.sum() / den.sum().clamp_min(1e-30)
         return num / den.clamp_min(1e-30)

@@ -35,7 +35,13 @@ def _positive(name, value):
 
 
 class Material:
-    """A small-strain material law ``σ(ε)`` (plane strain, 2×2 tensors)."""
+    """A small-strain material law ``σ(ε)`` (plane strain, 2×2 tensors).
+
+    ``constant_tangent = True`` declares ``dσ/dε`` independent of ``ε`` (a linear law), so
+    EquiNO's loss inverts it once instead of at every point.
+    """
+
+    constant_tangent = False
 
     def stress(self, eps):
         """The stress tensor (UFL, 2×2) for the strain tensor ``eps`` (UFL, 2×2)."""
@@ -66,6 +72,8 @@ def _split(strain):
 
 class LinearElastic(Material):
     """Isotropic linear elasticity, ``σ = K tr ε I + 2G dev ε`` (``dev`` with ``tr/3``, as EquiNO)."""
+
+    constant_tangent = True
 
     def __init__(self, K: float, G: float):
         self.K, self.G = _positive("K", K), _positive("G", G)
