@@ -169,6 +169,9 @@ def main(argv=None):
         mat.calls, mat.seconds = 0, 0.0
     for name, mat in (*materials.items(), ("reference", FE2Material(S["rve"], progress=True))):
         if name == "reference" and a.reference_from:
+            while not a.reference_from.exists():    # still being run by --parts reference
+                print(f"waiting for {a.reference_from}", flush=True)
+                time.sleep(60)
             runs[name] = load_reference(json.loads(a.reference_from.read_text()), a, mesh, S["rve"],
                                         materials["equino"])
             runs[name]["source"] = str(a.reference_from)

@@ -73,38 +73,48 @@ class EquiNO(Surrogate):
     @classmethod
     def from_snapshots(cls, snaps, quad, materials: dict, *, n_u=None, n_sigma=None, tol=1e-6,
                        width=64, depth=3, box=0.04, seed=0, meta=None, branches=2, strain_norm=True,
-                       pod_normalised: bool = False):
+                       pod_normalised: bool = False, anchors=None):
         """POD of the snapshot fluctuations and stresses (both kept as FE data).
 
         ``pod_normalised`` scales every snapshot to unit norm before the POD, so the
         shapes of small-strain fields count as much as those of large ones (plain POD
-        weighs a snapshot by its energy, ∝ ‖ε̄‖²). The modes stay combinations of
-        snapshots: periodic and equilibrated as before.
+        weighs a snapshot by its energy, ∝ ‖ε̄‖²). ``anchors`` (more
+        :class:`~spon.multiscale.snapshots.Snapshots`, e.g. the linear-regime solutions
+        at tiny strains) join the POD scaled to the snapshots' mean norm, so their
+        shapes are kept however small their strains. Either way the modes stay
+        combinations of FE solutions: periodic and equilibrated as before.
         """
         w = quad.weights
+        n_a = 0 if anchors is None else len(anchors)
+        data = {k: getattr(snaps, k) if not n_a else np.concatenate([getattr(snaps, k), getattr(anchors, k)])
+                for k in ("u", "u_q", "stress_q")}
 
-        def unit(X, kc):
-            if not pod_normalised:
-                return X, np.ones(len(X))
+        def scaled(X, kc):
             d = np.sqrt(np.einsum("sqc,q,c->s", X**2, w, kc))
             d = np.maximum(d, 1e-300 + 1e-12 * d.max())
-            return X / d[:, None, None], d
+            if pod_normalised:
+                return X / d[:, None, None], d
+            scale = np.ones(len(X))
+            if n_a:
+                scale[-n_a:] = d[-n_a:] / d[:-n_a].mean()
+            return X / scale[:, None, None], scale
 
-        Xu, du = unit(snaps.u_q, np.ones(2))
-        Xs, ds = unit(snaps.stress_q, VOIGT_WEIGHTS)
+        Xu, du = scaled(data["u_q"], np.ones(2))
+        Xs, ds = scaled(data["stress_q"], VOIGT_WEIGHTS)
         Tu, lam_u = pod(Xu, w, tol=tol, n_max=n_u)
         Ts, lam_s = pod(Xs, w, VOIGT_WEIGHTS, tol=tol, n_max=n_sigma)
         Tu, Ts = Tu / du[None], Ts / ds[None]   # modes = T @ (raw snapshots)
         torch.manual_seed(seed)
         m = cls(len(Tu), len(Ts), len(w), snaps.u.shape[1], width, depth, box, materials,
-                meta=dict(meta or {}, materials=material_spec(materials), pod_normalised=bool(pod_normalised)),
+                meta=dict(meta or {}, materials=material_spec(materials), pod_normalised=bool(pod_normalised),
+                          pod_anchors=None if anchors is None else np.asarray(anchors.strain).tolist()),
                 branches=branches, strain_norm=strain_norm)
         t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
-        u_modes = np.einsum("ks,snc->knc", Tu, snaps.u)
+        u_modes = np.einsum("ks,snc->knc", Tu, data["u"])
         m.u_modes.copy_(t(u_modes))
-        m.u_modes_q.copy_(t(np.einsum("ks,snc->knc", Tu, snaps.u_q)))
+        m.u_modes_q.copy_(t(np.einsum("ks,snc->knc", Tu, data["u_q"])))
         m.eps_modes.copy_(t(np.stack([quad.strain_of(phi) for phi in u_modes])))
-        psi = np.einsum("ks,snc->knc", Ts, snaps.stress_q)
+        psi = np.einsum("ks,snc->knc", Ts, data["stress_q"])
         m.stress_modes.copy_(t(psi))
         m.stress_mean_modes.copy_(t(np.einsum("q,kqc->kc", w, psi) / w.sum()))
         m.weights.copy_(t(w))

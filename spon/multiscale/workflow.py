@@ -54,7 +54,8 @@ def train_surrogates(kind="fibre", h: float = 0.05, degree: int = 2, n_train: in
                      n_test: int = 50, n_val: int = 0, box: float = 0.04, tol: float = 1e-6, adam_steps: int = 1000,
                      lbfgs_steps: int = 1000, collocation: int = 256, small_fraction: float = 0.25,
                      mlp_steps: int = 3000, mlp_lbfgs_steps: int = 1000, mlp_grid=MLP_GRID, mlp_folds: int = 4,
-                     mlp: bool = True, seed: int = 0, progress: bool = True, materials: dict | None = None):
+                     mlp: bool = True, seed: int = 0, progress: bool = True, materials: dict | None = None,
+                     pod_anchors: float = 0.0):
     """RVE → snapshots → POD → EquiNO (physics-informed) and σ̄-MLP (data) → held-out errors.
 
     Both surrogates get the same training snapshots (a Latin hypercube with
@@ -68,7 +69,11 @@ def train_surrogates(kind="fibre", h: float = 0.05, degree: int = 2, n_train: in
 
     ``kind`` is a built-in RVE kind (meshed with size ``h``), a user's periodic mesh
     file (read with ``read_mesh(..., periodic=True)``) or a periodic Firedrake mesh;
-    ``materials`` maps its cell region ids to laws (see :func:`rve_problem`)."""
+    ``materials`` maps its cell region ids to laws (see :func:`rve_problem`).
+
+    ``pod_anchors > 0`` adds the cell solutions at ``pod_anchors · e_i`` (the linear regime)
+    to EquiNO's POD, scaled to the snapshots' mean norm (see :meth:`EquiNO.from_snapshots`);
+    they are not training data for either surrogate."""
     from .equino import EquiNO
     from .fit import fit_equino, fit_stress_mlp, select_stress_mlp
     from .metrics import error_table, field_errors
@@ -88,9 +93,10 @@ def train_surrogates(kind="fibre", h: float = 0.05, degree: int = 2, n_train: in
         e = field_errors(model, test, quad)
         return {"phase": phase, "seconds": seconds, "sigma_bar": e["sigma_bar"], "tangent": e["tangent"]}
 
+    anchors = collect_snapshots(rve, pod_anchors * np.eye(3), quad, progress=False) if pod_anchors else None
     t0 = time.perf_counter()
     equino = EquiNO.from_snapshots(train, quad, mats, tol=tol, box=box, seed=seed,
-                                   meta={"rve": rve_info})
+                                   meta={"rve": rve_info}, anchors=anchors)
     hist = fit_equino(equino, steps=adam_steps, collocation=collocation, seed=seed, progress=progress)
     t_adam = time.perf_counter() - t0
     trace_e = [point(equino, t_adam, "adam")]
