@@ -124,6 +124,11 @@ def main(argv=None):
     p.add_argument("--test", type=int, default=100)
     p.add_argument("--adam", type=int, default=1000)
     p.add_argument("--lbfgs", type=int, default=1000)
+    p.add_argument("--pod-tol", type=float, default=1e-6, help="EquiNO's POD keeps 1 - tol of the energy")
+    p.add_argument("--pod-anchors", type=float, default=1e-4,
+                   help="strain of the linear-regime anchors in EquiNO's POD (0: none)")
+    p.add_argument("--equino-form", default="secant", choices=["secant", "offset"],
+                   help="EquiNO's coefficients: c = G(x) x (secant) or N(x) - N(0) (offset)")
     p.add_argument("--parts", default="all", choices=["all", "ensemble", "reference"],
                    help="ensemble: only the two-rank reference measurement, merged into --out; "
                         "reference: only reference FE², written to --reference-file")
@@ -155,7 +160,8 @@ def main(argv=None):
         return rec
     previous = json.loads(a.out.read_text()) if a.skip_ensemble else None
     S = train_surrogates("fibre", h=a.rve_h, n_train=a.train, n_test=a.test, n_val=a.val, adam_steps=a.adam,
-                         lbfgs_steps=a.lbfgs)
+                         lbfgs_steps=a.lbfgs, tol=a.pod_tol, pod_anchors=a.pod_anchors,
+                         equino_form=a.equino_form)
     figs = a.out.parent / "fe2"
     figs.mkdir(parents=True, exist_ok=True)
     save_surrogate(S["equino"], figs / "equino.pt")
@@ -193,7 +199,9 @@ def main(argv=None):
            "snapshots": {"train": a.train, "validation": a.val, "test": a.test, "box": 0.04,
                          "sampling": "train: Latin hypercube with 25 % of the strains scaled by U(0,1)^2 "
                                      "towards zero (shared by both surrogates); test: Latin hypercube"},
-           "modes": S["modes"], "training_seconds": S["seconds"],
+           "modes": S["modes"], "pod": {"tol": a.pod_tol, "anchors": a.pod_anchors,
+                                        "energy_kept": S["pod_energy_kept"]}, "equino_form": a.equino_form,
+           "training_seconds": S["seconds"],
            "mlp_over_equino_training_seconds": S["seconds"]["train_mlp"] / S["seconds"]["train_equino"],
            "accuracy_per_training_second": {
                "basis": "held-out sigma_bar and tangent errors (mean relative) after each training phase, "

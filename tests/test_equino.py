@@ -22,7 +22,7 @@ def setup():
     rve = RVEProblem(rve_mesh("fibre", h=0.1), mats)
     quad = RVEQuadrature(rve)
     snaps = collect_snapshots(rve, latin_hypercube(24, seed=0), quad, progress=False)
-    model = EquiNO.from_snapshots(snaps, quad, mats, tol=1e-6, width=16, depth=2)
+    model = EquiNO.from_snapshots(snaps, quad, mats, tol=1e-6, width=16, depth=2, form="offset")
     return rve, quad, snaps, model
 
 
@@ -157,10 +157,22 @@ def test_constitutive_loss_names_a_phase_without_a_law(setup):
         model.constitutive_loss(torch.tensor(latin_hypercube(2, seed=1)))
 
 
+@pytest.fixture(scope="module")
+def secant(setup, linear_regime):
+    """EquiNO with coefficients ``c = G(x) x`` (briefly trained, so G is not its initial value)."""
+    _, quad, snaps, _ = setup
+    model = EquiNO.from_snapshots(snaps, quad, equino_materials(), tol=1e-6, width=16, depth=2,
+                                  anchors=linear_regime, form="secant")
+    fit_equino(model, steps=30, batch=16, progress=False)
+    return model
+
+
 @pytest.mark.parametrize("bound", [1e-4, 0.039], ids=["small_strain", "large_strain"])
-@pytest.mark.parametrize("kind", ["equino", "mlp"])
-def test_tangent_is_the_derivative_of_the_stress(setup, kind, bound):
+@pytest.mark.parametrize("kind", ["equino", "equino_secant", "mlp"])
+def test_tangent_is_the_derivative_of_the_stress(setup, secant, kind, bound):
     _, _, snaps, model = setup
+    if kind == "equino_secant":
+        model = secant
     if kind == "mlp":
         model = StressMLP(width=16, depth=2)
         fit_stress_mlp(model, snaps.strain, snaps.stress, steps=50, progress=False)
@@ -220,12 +232,23 @@ def test_training_lowers_the_constitutive_loss(setup):
     assert np.mean(hist[-10:]) < 0.1 * hist[0]
 
 
-def test_checkpoint_round_trip(setup, tmp_path):
+def test_secant_form_has_zero_stress_and_fluctuation_at_zero_strain(secant):
+    a, b = secant.coefficients(torch.zeros(2, 3, dtype=torch.float64))
+    assert torch.equal(a, torch.zeros_like(a)) and torch.equal(b, torch.zeros_like(b))
+    E = torch.tensor([[1e-7, -2e-7, 3e-7]], dtype=torch.float64)
+    assert secant.coefficients(E)[1].abs().max() > 0    # and nonzero at any strain
+
+
+@pytest.mark.parametrize("form", ["offset", "secant"])
+def test_checkpoint_round_trip(setup, secant, tmp_path, form):
     _, quad, snaps, model = setup
+    if form == "secant":
+        model = secant
     save_surrogate(model, tmp_path / "eq.pt")
     again = load_surrogate(tmp_path / "eq.pt")
     E = torch.tensor(snaps.strain[:4])
     assert torch.equal(model.stress_and_tangent(E)[1], again.stress_and_tangent(E)[1])
+    assert again.form == form
     assert field_errors(again, snaps, quad).keys() >= {"u_x", "u_y", "sigma_xx", "sigma_yy", "sigma_xy"}
 
 

@@ -38,12 +38,15 @@ class EquiNO(Surrogate):
 
     def __init__(self, n_u: int, n_sigma: int, n_q: int, n_dof: int, width: int = 64, depth: int = 3,
                  box: float = 0.04, materials: dict | None = None, meta: dict | None = None,
-                 branches: int = 2, strain_norm: bool = True):
+                 branches: int = 2, strain_norm: bool = True, form: str = "offset"):
         super().__init__()
+        if form not in ("offset", "secant"):
+            raise ValueError(f"form: expected 'offset' (c = N(x) - N(0)) or 'secant' (c = G(x) x), got {form!r}")
+        self.form = form
         dt = torch.float64
         self.n_u, self.n_sigma = n_u, n_sigma
         self.meta = dict(meta or {}, n_u=n_u, n_sigma=n_sigma, n_q=n_q, n_dof=n_dof, width=width, depth=depth,
-                         box=box, kind="EquiNO", branches=branches, strain_norm=bool(strain_norm))
+                         box=box, kind="EquiNO", branches=branches, strain_norm=bool(strain_norm), form=form)
         self.materials = materials or {}
         self.register_buffer("box", torch.full((3,), float(box), dtype=dt))
         self.register_buffer("u_modes", torch.zeros(n_u, n_dof, 2, dtype=dt))
@@ -57,7 +60,8 @@ class EquiNO(Surrogate):
         if branches not in (1, 2):
             raise ValueError(f"branches: expected 1 (shared) or 2 (one network for a, one for b), got {branches}")
         # as EquiNO: one branch network for the displacement and one for the stress coefficients
-        self.nets = nn.ModuleList([mlp(3, n, width, depth, strain_norm=strain_norm).to(dt) for n in
+        per = 3 if form == "secant" else 1     # secant: a 3-vector per coefficient
+        self.nets = nn.ModuleList([mlp(3, per * n, width, depth, strain_norm=strain_norm).to(dt) for n in
                                    ((n_u, n_sigma) if branches == 2 else (n_u + n_sigma,))])
 
     @classmethod
@@ -65,7 +69,7 @@ class EquiNO(Surrogate):
         mats = materials or materials_from_spec(meta.get("materials", {}))
         return cls(meta["n_u"], meta["n_sigma"], meta["n_q"], meta["n_dof"], meta["width"], meta["depth"],
                    meta["box"], mats, meta=meta, branches=meta.get("branches", 1),
-                   strain_norm=meta.get("strain_norm", False))
+                   strain_norm=meta.get("strain_norm", False), form=meta.get("form", "offset"))
 
     def net(self, x):
         return torch.cat([f(x) for f in self.nets], dim=1)
@@ -73,7 +77,7 @@ class EquiNO(Surrogate):
     @classmethod
     def from_snapshots(cls, snaps, quad, materials: dict, *, n_u=None, n_sigma=None, tol=1e-6,
                        width=64, depth=3, box=0.04, seed=0, meta=None, branches=2, strain_norm=True,
-                       pod_normalised: bool = False, anchors=None):
+                       pod_normalised: bool = False, anchors=None, form: str = "secant"):
         """POD of the snapshot fluctuations and stresses (both kept as FE data).
 
         ``pod_normalised`` scales every snapshot to unit norm before the POD, so the
@@ -83,6 +87,11 @@ class EquiNO(Surrogate):
         at tiny strains) join the POD scaled to the snapshots' mean norm, so their
         shapes are kept however small their strains. Either way the modes stay
         combinations of FE solutions: periodic and equilibrated as before.
+
+        ``form="secant"`` writes the coefficients as ``c = G(x) x`` (``x = ε̄ / box``, a
+        3-vector of outputs per coefficient) instead of ``N(x) − N(0)``: ``c/|x|`` is
+        then of order one at every strain, so small strains are fitted to the same
+        relative accuracy as large ones.
         """
         w = quad.weights
         n_a = 0 if anchors is None else len(anchors)
@@ -108,7 +117,7 @@ class EquiNO(Surrogate):
         m = cls(len(Tu), len(Ts), len(w), snaps.u.shape[1], width, depth, box, materials,
                 meta=dict(meta or {}, materials=material_spec(materials), pod_normalised=bool(pod_normalised),
                           pod_anchors=None if anchors is None else np.asarray(anchors.strain).tolist()),
-                branches=branches, strain_norm=strain_norm)
+                branches=branches, strain_norm=strain_norm, form=form)
         t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
         u_modes = np.einsum("ks,snc->knc", Tu, data["u"])
         m.u_modes.copy_(t(u_modes))
@@ -129,16 +138,28 @@ class EquiNO(Surrogate):
 
     def coefficients(self, E):
         # c(0) = 0 exactly (no fluctuation, no stress at zero strain), so errors shrink with |ε̄|
-        c = self.coef_scale * (self.net(E / self.box) - self.net(torch.zeros_like(E[:1])))
+        x = E / self.box
+        if self.form == "secant":
+            c = torch.einsum("bkj,bj->bk", self.net(x).reshape(len(x), -1, 3), x)
+        else:
+            c = self.net(x) - self.net(torch.zeros_like(x[:1]))
+        c = self.coef_scale * c
         return c[:, :self.n_u], c[:, self.n_u:]
 
     def homogenised_stress(self, E):
         return self.coefficients(E)[1] @ self.stress_mean_modes
 
     def _stress_and_tangent(self, E):
-        y, J = forward_with_jacobian(self.nets[-1], E / self.box)
-        y, J = y[:, -self.n_sigma:], J[:, -self.n_sigma:]
+        x = E / self.box
+        y, J = forward_with_jacobian(self.nets[-1], x)
         M = self.coef_scale[self.n_u:, None] * self.stress_mean_modes      # (n_sigma, 3)
+        if self.form == "secant":   # c = G x: dc/dx = G + Σ_j x_j dG_j/dx
+            G = y[:, -3 * self.n_sigma:].reshape(len(x), self.n_sigma, 3)
+            dG = J[:, -3 * self.n_sigma:].reshape(len(x), self.n_sigma, 3, 3)
+            c = torch.einsum("bkj,bj->bk", G, x)
+            dc = G + torch.einsum("bkji,bj->bki", dG, x)
+            return c @ M, torch.einsum("kc,bkj->bcj", M, dc) / self.box
+        y, J = y[:, -self.n_sigma:], J[:, -self.n_sigma:]
         y0 = self.nets[-1](torch.zeros_like(E[:1]))[:, -self.n_sigma:]
         s = (y - y0) @ M
         C = torch.einsum("kc,bkj->bcj", M, J) / self.box

@@ -55,7 +55,7 @@ def train_surrogates(kind="fibre", h: float = 0.05, degree: int = 2, n_train: in
                      lbfgs_steps: int = 1000, collocation: int = 256, small_fraction: float = 0.25,
                      mlp_steps: int = 3000, mlp_lbfgs_steps: int = 1000, mlp_grid=MLP_GRID, mlp_folds: int = 4,
                      mlp: bool = True, seed: int = 0, progress: bool = True, materials: dict | None = None,
-                     pod_anchors: float = 0.0):
+                     pod_anchors: float = 1e-4, equino_form: str = "secant"):
     """RVE → snapshots → POD → EquiNO (physics-informed) and σ̄-MLP (data) → held-out errors.
 
     Both surrogates get the same training snapshots (a Latin hypercube with
@@ -73,7 +73,8 @@ def train_surrogates(kind="fibre", h: float = 0.05, degree: int = 2, n_train: in
 
     ``pod_anchors > 0`` adds the cell solutions at ``pod_anchors · e_i`` (the linear regime)
     to EquiNO's POD, scaled to the snapshots' mean norm (see :meth:`EquiNO.from_snapshots`);
-    they are not training data for either surrogate."""
+    they are not training data for either surrogate. ``equino_form``: EquiNO's coefficient
+    form (``"secant"``, ``c = G(ε̄) ε̄``, or ``"offset"``, ``c = N(ε̄) − N(0)``)."""
     from .equino import EquiNO
     from .fit import fit_equino, fit_stress_mlp, select_stress_mlp
     from .metrics import error_table, field_errors
@@ -96,7 +97,7 @@ def train_surrogates(kind="fibre", h: float = 0.05, degree: int = 2, n_train: in
     anchors = collect_snapshots(rve, pod_anchors * np.eye(3), quad, progress=False) if pod_anchors else None
     t0 = time.perf_counter()
     equino = EquiNO.from_snapshots(train, quad, mats, tol=tol, box=box, seed=seed,
-                                   meta={"rve": rve_info}, anchors=anchors)
+                                   meta={"rve": rve_info}, anchors=anchors, form=equino_form)
     hist = fit_equino(equino, steps=adam_steps, collocation=collocation, seed=seed, progress=progress)
     t_adam = time.perf_counter() - t0
     trace_e = [point(equino, t_adam, "adam")]
@@ -112,7 +113,9 @@ def train_surrogates(kind="fibre", h: float = 0.05, degree: int = 2, n_train: in
            "error_tables": {"equino": error_table(equino, test, quad)}, "val": val,
            "seconds": {"snapshots": train.seconds + test.seconds + (val.seconds if val else 0.0),
                        "train_equino": t_equino},
-           "trace": {"equino": trace_e}, "modes": {"u": equino.n_u, "stress": equino.n_sigma}}
+           "trace": {"equino": trace_e}, "modes": {"u": equino.n_u, "stress": equino.n_sigma},
+           "pod_energy_kept": {k: float(lam[:n].sum() / lam.sum()) for (k, lam), n in
+                               zip(equino.pod_energy.items(), (equino.n_u, equino.n_sigma))}}
     if not mlp:
         return out
     t0 = time.perf_counter()
