@@ -56,8 +56,10 @@ def test_anchored_pod_spans_the_linear_response(setup, linear_regime):
         P = model.stress_modes.numpy()
         c = np.einsum("sqc,q,c,kqc->sk", X, w, VOIGT_WEIGHTS, P)
         R = X - np.einsum("sk,kqc->sqc", c, P)
-        nrm = lambda Y: np.sqrt(np.einsum("sqc,q,c->s", Y**2, w, VOIGT_WEIGHTS))  # noqa: E731
-        return (nrm(R) / nrm(X)).max()
+        return (norm(R) / norm(X)).max()
+
+    def norm(Y):
+        return np.sqrt(np.einsum("sqc,q,c->s", Y**2, w, VOIGT_WEIGHTS))
 
     assert residual(anchored) < 2e-3 < residual(plain) / 5, (residual(anchored), residual(plain))
     assert anchored.meta["pod_anchors"] == (1e-4 * np.eye(3)).tolist()
