@@ -3,7 +3,8 @@
 The fluctuation is ``ũ = Σ a_i(ε̄) φ_i`` with ``φ_i`` POD modes of periodic FE
 snapshots (periodic by construction); the micro stress is ``σ = Σ b_j(ε̄) ψ_j``
 with ``ψ_j`` POD modes of equilibrated FE stress fields (equilibrated by
-construction). A network gives ``(a, b)`` from ``ε̄``. Training needs no stress
+construction). A network gives ``(a, b)`` from ``ε̄``, by default in secant form
+``c = G(x) x`` with ``x = ε̄ / box`` (so ``c/|x|`` is of order one at every strain). Training needs no stress
 labels: the loss is constitutive consistency at the quadrature points::
 
     r = σ_law(ε̄ + Σ a_i ε(φ_i)) − Σ b_j ψ_j,
@@ -38,7 +39,7 @@ class EquiNO(Surrogate):
 
     def __init__(self, n_u: int, n_sigma: int, n_q: int, n_dof: int, width: int = 64, depth: int = 3,
                  box: float = 0.04, materials: dict | None = None, meta: dict | None = None,
-                 branches: int = 2, strain_norm: bool = True, form: str = "offset"):
+                 branches: int = 2, strain_norm: bool = True, form: str = "secant"):
         super().__init__()
         if form not in ("offset", "secant"):
             raise ValueError(f"form: expected 'offset' (c = N(x) - N(0)) or 'secant' (c = G(x) x), got {form!r}")
