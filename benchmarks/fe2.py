@@ -89,17 +89,26 @@ def _reference_key(a, mesh, rve):
             "steps": a.steps, "macro_cells": mesh.num_cells(), "macro_coordinates_sum": float(np.abs(x).sum())}
 
 
+def macro_record(mp, hist, secs):
+    """One macro load path's numbers (``run_macro``'s output), as the comparison below reads them."""
+    stats = mp.material.stats()
+    return {"problem": mp, "seconds": secs,
+            "material_updates": sum(len(s.residuals) + 1 for s in hist),   # incl. each step's predictor
+            "material_seconds": stats["material_seconds"], "stats": stats,
+            "reaction": [s.reaction for s in hist], "residuals": [s.residuals for s in hist],
+            "strain_max": mp.strain_max}
+
+
 def run_reference(a, mesh, rve, path):
     """Reference FE² on ``mesh``; returns a JSON-able record (the final σ̄ and u DOFs included)."""
-    mp, hist, secs = run_macro(mesh, FE2Material(rve, progress=True), path)
-    return {"key": _reference_key(a, mesh, rve), "seconds": secs,
-            "material_updates": sum(len(s.residuals) + 1 for s in hist), "stats": mp.material.stats(),
-            "reaction": [s.reaction for s in hist], "residuals": [s.residuals for s in hist],
-            "strain_max": mp.strain_max, "stress": mp.stress.dat.data_ro.tolist(), "u": mp.u.dat.data_ro.tolist()}
+    rec = macro_record(*run_macro(mesh, FE2Material(rve, progress=True), path))
+    mp = rec.pop("problem")
+    return {"key": _reference_key(a, mesh, rve), **rec,
+            "stress": mp.stress.dat.data_ro.tolist(), "u": mp.u.dat.data_ro.tolist()}
 
 
 def load_reference(rec, a, mesh, rve, material):
-    """A saved reference run as ``run_macro``'s record; refused unless made on the same problem."""
+    """A saved reference run as :func:`macro_record`'s record; refused unless made on the same problem."""
     key = _reference_key(a, mesh, rve)
     if rec["key"] != key:
         raise ValueError(f"--reference-from: made for {rec['key']}, this run is {key}")
@@ -108,9 +117,8 @@ def load_reference(rec, a, mesh, rve, material):
     mp.stress.dat.data[:] = np.asarray(rec["stress"])
     mp.u.dat.data[:] = np.asarray(rec["u"])
     mp.strain_max = rec["strain_max"]
-    return {"problem": mp, "seconds": rec["seconds"], "material_updates": rec["material_updates"],
-            "material_seconds": rec["stats"]["material_seconds"], "stats": rec["stats"],
-            "reaction": rec["reaction"], "residuals": rec["residuals"], "strain_max": rec["strain_max"]}
+    return {"problem": mp, "material_seconds": rec["stats"]["material_seconds"],
+            **{k: rec[k] for k in ("seconds", "material_updates", "stats", "reaction", "residuals", "strain_max")}}
 
 
 def main(argv=None):
@@ -182,13 +190,9 @@ def main(argv=None):
                                         materials["equino"])
             runs[name]["source"] = str(a.reference_from)
             continue
-        mp, hist, secs = run_macro(mesh, mat, path)
-        its = sum(len(s.residuals) + 1 for s in hist)   # material updates incl. each step's predictor
-        runs[name] = {"problem": mp, "seconds": secs, "material_updates": its,
-                      "material_seconds": mat.stats()["material_seconds"], "stats": mat.stats(),
-                      "reaction": [s.reaction for s in hist], "residuals": [s.residuals for s in hist],
-                      "strain_max": mp.strain_max}
-        print(f"{name}: {secs:.2f} s, {its} material updates, reactions {np.round(runs[name]['reaction'], 3)}")
+        runs[name] = r = macro_record(*run_macro(mesh, mat, path))
+        print(f"{name}: {r['seconds']:.2f} s, {r['material_updates']} material updates, "
+              f"reactions {np.round(r['reaction'], 3)}")
 
     ref = runs["reference"]
     out = {"machine": platform.platform(), "python": sys.version.split()[0], "torch": torch.__version__,

@@ -111,7 +111,7 @@ def train_surrogates(kind="fibre", h: float = 0.05, degree: int = 2, n_train: in
     out = {"rve": rve, "quadrature": quad, "train": train, "test": test, "equino": equino, "loss_history": hist,
            "errors": {"equino": field_errors(equino, test, quad)},
            "error_tables": {"equino": error_table(equino, test, quad)}, "val": val,
-           "seconds": {"snapshots": train.seconds + test.seconds + (val.seconds if val else 0.0),
+           "seconds": {"snapshots": sum(x.seconds for x in (train, test, val, anchors) if x is not None),
                        "train_equino": t_equino},
            "trace": {"equino": trace_e}, "modes": {"u": equino.n_u, "stress": equino.n_sigma},
            "pod_energy_kept": {k: float(lam[:n].sum() / lam.sum()) for (k, lam), n in
