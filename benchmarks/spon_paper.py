@@ -47,8 +47,8 @@ from spon.atomic import atomic_write_json  # noqa: E402
 from spon.data import HyperelasticityProblem  # noqa: E402
 from spon.fem import FENorm, GridTransfer, curl_matrix  # noqa: E402
 from spon.mesh import MeshSpec, build_hierarchy  # noqa: E402
-from spon.models import build_spon, rollout  # noqa: E402
-from spon.training import Trainer, fit_increment_map  # noqa: E402
+from spon.models import build_spon, leapfrog_rollout, rollout  # noqa: E402
+from spon.training import Trainer, fit_increment_map, fit_leapfrog_map  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("darcy_bench", HERE / "darcy.py")
@@ -733,11 +733,37 @@ def navier_stokes_rollout(a, out):
                          "linear_skip": True},
              "spon_mg_increment": {"kind": "mg", "width": 16, "coarse_width": 64, "smooth": 1, "coarse_layers": 4}}
     procs["spon_mg_unrolled"] = procs["spon_mg_increment"]
+    procs["spon_mg_leapfrog"] = {**procs["spon_mg_increment"], "linear_skip": True}
+    # second-order maps: a(u_n - center) = u_n+k - 2 u_n + u_n-k, stepped by leapfrog from the last two
+    # training states; center = the training window's mean state
+    center = U[:win].mean(0)
+    acc_idx = np.arange(k, win - k)
+    Xc, Acc = U[acc_idx] - center, U[acc_idx + k] - 2 * U[acc_idx] + U[acc_idx - k]
+    sec["leapfrog"] = {"center": "mean of the training window's states",
+                       "training_pairs": len(acc_idx), "unroll": a.ns_unroll, "noise": a.ns_noise}
     for kind in a.ns_rollout_models.split(","):
         runs = []
         for seed in range(a.first_seed, a.first_seed + a.seeds):
             t1 = time.perf_counter()
-            if kind == "fno":
+            if kind == "linear_leapfrog":
+                # the phase prior alone: a = -λ (u - center), λ by least squares in the FE norm (no network)
+                inner = (norm.squared(Acc + Xc) - norm.squared(Acc - Xc)).sum() / 4
+                lam = -float(inner / norm.squared(Xc).sum())
+                secs, params = time.perf_counter() - t1, 1
+                traj, prev, u = [], U[starts - k], U[starts]
+                for _ in range(steps):
+                    prev, u = u, 2 * u - prev - lam * (u - center)
+                    traj.append(u)
+                traj = torch.stack(traj)
+            elif kind == "fno_leapfrog":
+                m = VectorFNO(grid, seed=seed, **SETTINGS["fno"]).fit(Xc, Acc, a.ns_epochs, desc=f"{kind} {seed}")
+                secs, params = time.perf_counter() - t1, m.params
+                traj, prev, u = [], U[starts - k], U[starts]
+                for _ in range(steps):
+                    prev, u = u, 2 * u - prev + m.predict((u - center)[None])[0].reshape(-1)
+                    traj.append(u)
+                traj = torch.stack(traj)
+            elif kind == "fno":
                 m = VectorFNO(grid, seed=seed, **SETTINGS["fno"]).fit(Xtr, Ytr, a.ns_epochs, desc=f"fno {seed}")
                 secs, params = time.perf_counter() - t1, m.params
                 u, traj = U[starts], []
@@ -747,7 +773,11 @@ def navier_stokes_rollout(a, out):
                 traj = torch.stack(traj)
             else:
                 m = build_spon({**base, "processor": procs[kind], "seed": seed})
-                if kind == "spon_mg_unrolled":
+                if kind == "spon_mg_leapfrog":
+                    hist = fit_leapfrog_map(m, U[:win], k, center=center, epochs=a.ns_epochs, batch_size=8,
+                                            lr=3e-3, seed=seed, unroll=a.ns_unroll, noise=a.ns_noise,
+                                            desc=f"{kind} seed {seed}")
+                elif kind == "spon_mg_unrolled":
                     # the increment map, trained with input noise and pushforward steps (spon.training.unrolled)
                     fit_increment_map(m, U[:win], k, epochs=a.ns_epochs, batch_size=8, lr=3e-3, seed=seed,
                                       unroll=a.ns_unroll, noise=a.ns_noise, desc=f"{kind} seed {seed}")
@@ -761,7 +791,10 @@ def navier_stokes_rollout(a, out):
                     Trainer(m, epochs=a.ns_epochs, batch_size=8, lr=3e-4, seed=seed,
                             desc=f"{kind} seed {seed}").fit((Xtr, Ytr, {"g": Xtr}))
                 secs, params = time.perf_counter() - t1, sum(q.numel() for q in m.parameters())
-                traj = rollout(m.double(), U[starts], int(steps), increment=kind != "spon_mg")
+                if kind == "spon_mg_leapfrog":
+                    traj = leapfrog_rollout(m.double(), U[starts - k], U[starts], int(steps), center=center)
+                else:
+                    traj = rollout(m.double(), U[starts], int(steps), increment=kind != "spon_mg")
             rel = norm.relative_error(traj, U[eval_idx])
             probe_pred = traj.reshape(steps, -1, 2)[:, probe, 1].numpy()
             try:
@@ -771,7 +804,11 @@ def navier_stokes_rollout(a, out):
             half = len(probe_pred) // 2       # a decaying rollout still crosses zero: its late amplitude says so
             amp = {"probe_amplitude_second_half": float(np.ptp(probe_pred[half:]) / 2),
                    "fe_probe_amplitude_second_half": float(np.ptp(fe_probe[half:]) / 2)}
-            runs.append({"seed": seed, "strouhal": st, "strouhal_rel_err": None if st is None else abs(st / st_fe - 1),
+            extra = {"lambda": lam} if kind == "linear_leapfrog" else {}
+            if kind == "spon_mg_leapfrog":
+                extra = {"final_train_loss": hist["train_loss"][-1]}
+            runs.append({"seed": seed, **extra, "strouhal": st,
+                         "strouhal_rel_err": None if st is None else abs(st / st_fe - 1),
                          "rel_l2_over_time": rel.tolist(), "rel_l2": rel.mean().item(),
                          "rel_l2_first_period": rel[: max(1, int(round(1 / (st_fe * U_bar / 0.1) / (k * dt))))]
                          .mean().item(), "probe_v": probe_pred.tolist(),
@@ -786,7 +823,7 @@ def navier_stokes_rollout(a, out):
         atomic_write_json(a.out, out)
     sec["fe_probe_v"] = fe_probe.tolist()
     sec["t_rollout"] = t_eval.tolist()
-    mg = [k_ for k_ in ("spon_mg", "spon_mg_increment", "spon_mg_unrolled") if k_ in sec]
+    mg = [k_ for k_ in ("spon_mg", "spon_mg_increment", "spon_mg_unrolled", "spon_mg_leapfrog") if k_ in sec]
     ok = {k_: sec[k_]["strouhal_rel_err_mean"] for k_ in mg if sec[k_]["rollouts_that_stopped_oscillating"] == 0
           and sec[k_]["strouhal_rel_err_mean"] is not None}
     best = min(ok, key=ok.get) if ok else None

@@ -2,7 +2,7 @@
 from .distributed import fe_comm, init_from_env, launch, rank_and_world
 from .samples import Samples, as_samples
 from .trainer import ResumeMismatch, Trainer
-from .unrolled import fit_increment_map
+from .unrolled import fit_increment_map, fit_leapfrog_map
 
-__all__ = ["Trainer", "ResumeMismatch", "fit_increment_map", "Samples", "as_samples", "init_from_env",
-           "rank_and_world", "fe_comm", "launch"]
+__all__ = ["Trainer", "ResumeMismatch", "fit_increment_map", "fit_leapfrog_map", "Samples", "as_samples",
+           "init_from_env", "rank_and_world", "fe_comm", "launch"]
