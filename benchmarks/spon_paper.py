@@ -725,7 +725,10 @@ def navier_stokes_rollout(a, out):
            "fe_lift": {"t": T.tolist(), "cl": CL, "cd": CD}, "probe": X[probe].tolist(),
            "metric": "rollout from the last training state: relative L2 velocity error at each rollout step "
                      "against FE; Strouhal number of the probe's cross-stream velocity over the rollout, "
-                     "relative to FE's on the same mesh and window", "runs": {}}
+                     "relative to FE's on the same mesh and window; C_L of a rollout from its velocities k·dt "
+                     "apart with the pressure that fits them best (DFGChannel.coefficients_from_velocities), "
+                     "beside the same formula on the FE states (fe_cl_from_velocity) and FE's own C_L",
+           "runs": {}}
     base = {"mesh": ms.to_dict(), "input": {"family": "CG", "degree": 2, "shape": [2]},
             "output": {"family": "CG", "degree": 2, "shape": [2]}, "encoder": "l2",
             "decoder": {"kind": "dirichlet", "value": 0.0, "boundary": [INFLOW, WALLS, CYLINDER]}, "dtype": "float32"}
@@ -739,8 +742,17 @@ def navier_stokes_rollout(a, out):
     center = U[:win].mean(0)
     acc_idx = np.arange(k, win - k)
     Xc, Acc = U[acc_idx] - center, U[acc_idx + k] - 2 * U[acc_idx] + U[acc_idx - k]
-    sec["leapfrog"] = {"center": "mean of the training window's states",
-                       "training_pairs": len(acc_idx), "unroll": a.ns_unroll, "noise": a.ns_noise}
+    sec["leapfrog"] = {"center": "mean of the training window's states", "training_pairs": len(acc_idx),
+                       "unroll": a.ns_unroll, "noise": a.ns_noise, "batch_size": a.ns_rollout_batch}
+
+    def lift(states):
+        """C_L at each of states[2:] from the velocities k·dt apart (the pressure fitted to them)."""
+        return [ch.coefficients_from_velocities(states[j], states[j - 1], states[j - 2], k * dt)[1]
+                for j in range(2, len(states))]
+
+    fe_states = U[np.concatenate([[starts - k, starts], eval_idx])]
+    sec["fe_cl_from_velocity"] = lift(fe_states)       # the same formula on FE states: its own error
+    sec["fe_cl_at_rollout_times"] = [CL[i] for i in eval_idx]
     for kind in a.ns_rollout_models.split(","):
         runs = []
         for seed in range(a.first_seed, a.first_seed + a.seeds):
@@ -774,7 +786,8 @@ def navier_stokes_rollout(a, out):
             else:
                 m = build_spon({**base, "processor": procs[kind], "seed": seed})
                 if kind == "spon_mg_leapfrog":
-                    hist = fit_leapfrog_map(m, U[:win], k, center=center, epochs=a.ns_epochs, batch_size=8,
+                    hist = fit_leapfrog_map(m, U[:win], k, center=center, epochs=a.ns_epochs,
+                                            batch_size=a.ns_rollout_batch,
                                             lr=3e-3, seed=seed, unroll=a.ns_unroll, noise=a.ns_noise,
                                             desc=f"{kind} seed {seed}")
                 elif kind == "spon_mg_unrolled":
@@ -804,6 +817,14 @@ def navier_stokes_rollout(a, out):
             half = len(probe_pred) // 2       # a decaying rollout still crosses zero: its late amplitude says so
             amp = {"probe_amplitude_second_half": float(np.ptp(probe_pred[half:]) / 2),
                    "fe_probe_amplitude_second_half": float(np.ptp(fe_probe[half:]) / 2)}
+            cl = lift(torch.cat([U[[starts - k, starts]], traj.to(U.dtype)]))
+            try:
+                st_lift = strouhal(t_eval, cl, U_bar)[0]
+            except ValueError:
+                st_lift = None
+            amp["cl_from_velocity"] = cl
+            amp["strouhal_from_lift"] = st_lift
+            amp["cl_amplitude_second_half"] = float(np.ptp(cl[half:]) / 2)
             extra = {"lambda": lam} if kind == "linear_leapfrog" else {}
             if kind == "spon_mg_leapfrog":
                 extra = {"final_train_loss": hist["train_loss"][-1]}
@@ -822,6 +843,9 @@ def navier_stokes_rollout(a, out):
         out["navier_stokes_rollout"] = sec
         atomic_write_json(a.out, out)
     sec["fe_probe_v"] = fe_probe.tolist()
+    half = len(eval_idx) // 2
+    sec["fe_cl_amplitude_second_half"] = float(np.ptp(sec["fe_cl_at_rollout_times"][half:]) / 2)
+    sec["fe_strouhal_from_lift_in_rollout_window"] = strouhal(t_eval, sec["fe_cl_at_rollout_times"], U_bar)[0]
     sec["t_rollout"] = t_eval.tolist()
     mg = [k_ for k_ in ("spon_mg", "spon_mg_increment", "spon_mg_unrolled", "spon_mg_leapfrog") if k_ in sec]
     ok = {k_: sec[k_]["strouhal_rel_err_mean"] for k_ in mg if sec[k_]["rollouts_that_stopped_oscillating"] == 0
@@ -873,6 +897,7 @@ def main(argv=None):
     p.add_argument("--ns-record", type=int, default=250)
     p.add_argument("--ns-window", type=int, default=60, help="recorded steps the one-step map learns from")
     p.add_argument("--ns-epochs", type=int, default=40)
+    p.add_argument("--ns-rollout-batch", type=int, default=4, help="batch of spon_mg_leapfrog")
     p.add_argument("--ns-unroll", type=int, default=3, help="spon_mg_unrolled: the most pushforward steps")
     p.add_argument("--ns-noise", type=float, default=0.3,
                    help="spon_mg_unrolled: input noise, relative to the RMS of the true increments")

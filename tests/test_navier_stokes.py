@@ -160,3 +160,23 @@ def test_flux_below_the_cylinder_splits_the_stokes_flow(channel):
     from spon.data.navier_stokes import DFG_2D1
     q = channel.flux_below_cylinder(channel.w.subfunctions[0]) / (2 / 3 * DFG_2D1["U_m"] * 0.41)
     assert 0.45 < q < 0.5, q
+
+
+def test_coefficients_from_velocities_recover_the_pressure_of_bdf2_steps(channel):
+    """For BDF2 states of the solver itself, the best-fit pressure is the solver's: drag and lift
+    from the velocities alone equal the solver's own, during a strong transient (the inflow
+    jumps from U_m = 0.3 to 1.5)."""
+    ch = DFGChannel(channel.mesh_spec)
+    ch.U_m.assign(1.5)
+    ch.start_unsteady(0.01, initial=channel.w)
+    us = []
+    for _ in range(4):
+        ch.step()
+        us.append(ch.velocity())
+    cd, cl = ch.unsteady_coefficients()
+    cd_v, cl_v = ch.coefficients_from_velocities(us[3], us[2], us[1], 0.01)
+    assert cd_v == pytest.approx(cd, rel=1e-7) and cl_v == pytest.approx(cl, rel=1e-6, abs=1e-9)
+    cd_1, cl_1 = ch.coefficients_from_velocities(us[3], us[2], us[1], 0.02)    # a wrong dt is seen
+    assert abs(cd_1 / cd - 1) > 1e-4       # 1000x the agreement above
+    with pytest.raises(ValueError, match="u_old"):
+        ch.coefficients_from_velocities(us[3], us[2][:-1], us[1], 0.01)

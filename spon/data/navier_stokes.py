@@ -82,6 +82,7 @@ class DFGChannel:
             fd.DirichletBC(self.W.sub(0), fd.Constant(e), CYLINDER).apply(wi)
             self._force_dirs.append(wi)
         self._unsteady = None
+        self._from_velocity = None
 
     @property
     def dofs(self) -> int:
@@ -143,6 +144,53 @@ class DFGChannel:
     def unsteady_coefficients(self) -> tuple[float, float]:
         """``(C_D, C_L)`` of the current time step (the time derivative included)."""
         return self.coefficients(self.w, residual=self._unsteady_residual)
+
+    def coefficients_from_velocities(self, u, u_old, u_older, dt: float) -> tuple[float, float]:
+        """``(C_D, C_L)`` at the newest of three velocities ``dt`` apart (flat, node-major, as
+        :meth:`velocity`), with no pressure given: for a learned velocity rollout.
+
+        ``∂u/∂t`` is BDF2's ``(3u − 4u_old + u_older) / (2 dt)``. The pressure is the one that
+        fits the momentum equation best: ``p`` minimising ``‖r_u − Bᵀp‖`` in the dual L² norm
+        over velocities with zero Dirichlet data, where ``r_u`` is the residual without
+        pressure. That is one Taylor–Hood saddle-point solve with a mass block (``M δ + Bᵀp =
+        r_u``, ``B δ = 0``), factorised once. For a velocity of this solver's own BDF2 steps
+        the momentum equation holds exactly, so ``δ = 0``, ``p`` is its pressure and the
+        coefficients are :meth:`unsteady_coefficients`'.
+        """
+        if self._from_velocity is None:
+            self._from_velocity = self._pressure_fit()
+        fit = self._from_velocity
+        for f, x, name in zip(fit["u"], (u, u_old, u_older), ("u", "u_old", "u_older")):
+            x = x.detach().cpu().numpy() if hasattr(x, "detach") else x
+            if x.size != self.V.dim():
+                raise ValueError(f"{name}: expected {self.V.dim()} velocity values (node-major), got {x.size}")
+            f.dat.data[:] = x.reshape(-1, 2)
+        fit["dt"].assign(dt)
+        fit["solver"].solve()
+        w = fit["w"]
+        w.subfunctions[0].assign(fit["u"][0])
+        w.subfunctions[1].assign(fit["fitted"].subfunctions[1])
+        return self.coefficients(w, residual=fit["residual"])
+
+    def _pressure_fit(self) -> dict:
+        u, u1, u2 = (fd.Function(self.V) for _ in range(3))
+        dt = fd.Constant(1.0)
+        v, q = fd.TestFunctions(self.W)
+        d, p = fd.TrialFunctions(self.W)
+        dudt = (3 * u - 4 * u1 + u2) / (2 * dt)
+        r_u = (fd.inner(dudt, v) + self.nu * fd.inner(fd.grad(u), fd.grad(v))
+               + fd.inner(fd.dot(fd.grad(u), u), v)) * fd.dx
+        # M δ + (p, div v) = r_u, (q, div δ) = 0: δ = 0 and p the pressure when r_u = (p, div v) on V_0
+        a = (fd.inner(d, v) + p * fd.div(v) + q * fd.div(d)) * fd.dx
+        fitted = fd.Function(self.W)
+        zero = fd.DirichletBC(self.W.sub(0), fd.Constant((0.0, 0.0)), (INFLOW, WALLS, CYLINDER))
+        problem = fd.LinearVariationalProblem(a, r_u, fitted, bcs=zero, constant_jacobian=True)
+        solver = fd.LinearVariationalSolver(problem, solver_parameters=lu_parameters())
+        w = fd.Function(self.W)
+        wu, wp = fd.split(w)
+        residual = fd.inner((3 * wu - 4 * u1 + u2) / (2 * dt), v) * fd.dx + navier_stokes_residual(wu, wp, v, q,
+                                                                                                   self.nu)
+        return {"u": (u, u1, u2), "dt": dt, "solver": solver, "fitted": fitted, "w": w, "residual": residual}
 
     def velocity_boundary_dofs(self):
         """Flat indices (node-major, interleaved) of the velocity DOFs with Dirichlet data:
