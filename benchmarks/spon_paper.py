@@ -198,6 +198,15 @@ def summary(runs, *maxima):
             "train_seconds": float(np.mean([x["train_seconds"] for x in runs])), "params": runs[0]["params"]}
 
 
+def rollout_summary(runs):
+    """:func:`summary`, with the Strouhal numbers' relative errors (mean ± std over the rollouts
+    that kept oscillating) and how many stopped."""
+    errs = [r["strouhal_rel_err"] for r in runs if r["strouhal_rel_err"] is not None]
+    return summary(runs) | {"strouhal_rel_err_mean": float(np.mean(errs)) if errs else None,
+                            "strouhal_rel_err_std": float(np.std(errs, ddof=1)) if len(errs) > 1 else None,
+                            "rollouts_that_stopped_oscillating": len(runs) - len(errs)}
+
+
 def data_path_check(prob, grid):
     """A linear field survives FE → grid (inside) and grid → FE (at every node of the output space)
     exactly, in 2D or 3D."""
@@ -837,9 +846,7 @@ def navier_stokes_rollout(a, out):
                          "train_seconds": secs, "params": params, **amp})
             print(kind, {k_: v for k_, v in runs[-1].items() if not isinstance(v, list)}, flush=True)
         sec["runs"][kind] = runs
-        errs = [r["strouhal_rel_err"] for r in runs if r["strouhal_rel_err"] is not None]
-        sec[kind] = summary(runs) | {"strouhal_rel_err_mean": float(np.mean(errs)) if errs else None,
-                                     "rollouts_that_stopped_oscillating": len(runs) - len(errs)}
+        sec[kind] = rollout_summary(runs)
         out["navier_stokes_rollout"] = sec
         atomic_write_json(a.out, out)
     sec["fe_probe_v"] = fe_probe.tolist()
