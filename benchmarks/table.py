@@ -83,7 +83,10 @@ _LABELS = {"spon_mg": "SPON-MG", "spon_mg_green": "SPON-MG, linear-elasticity Gr
            "spon_mg_divfree": "SPON-MG, curl decoder into RT2", "spon_graph_divfree": "SPON-graph, curl decoder",
            "spon_mg_vector": "SPON-MG, unconstrained [CG2]²", "spon_mg_mixed": "SPON-MG on Taylor–Hood (u, p)",
            "spon_mg_increment": "SPON-MG, learns the increment u_n+k − u_n",
-           "spon_mg_unrolled": "SPON-MG increment map, trained with input noise and pushforward steps"}
+           "spon_mg_unrolled": "SPON-MG increment map, trained with input noise and pushforward steps",
+           "spon_mg_leapfrog": "SPON-MG, second-order (leapfrog) map: learns u_n+k − 2u_n + u_n−k",
+           "fno_leapfrog": "FNO (masked grid), second-order (leapfrog) map",
+           "linear_leapfrog": "linear second-order map a = −λ(u − c), least squares, no network"}
 
 
 def spon_paper(d):
@@ -111,8 +114,9 @@ def spon_paper(d):
             if r.get("pressure_rel_l2") is not None:
                 other.append(f"pressure {r['pressure_rel_l2']:.3f}")
             if "strouhal_rel_err_mean" in r:
-                st = r["strouhal_rel_err_mean"]
-                other.append("no oscillation left" if st is None else f"Strouhal error {100 * st:.1f} %")
+                st, sd = r["strouhal_rel_err_mean"], r.get("strouhal_rel_err_std")
+                other.append("no oscillation left" if st is None else
+                             f"Strouhal error {100 * st:.1f}{'' if sd is None else f' ± {100 * sd:.1f}'} %")
             rows.append(f"| {label} | {_LABELS.get(model, model)} | {len(runs)} | "
                         f"{r['rel_l2']:.3f}{'' if std is None else f' ± {std:.3f}'} | {r['max_boundary_error']:.0e} "
                         f"| {'; '.join(other)} |")

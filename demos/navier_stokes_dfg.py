@@ -108,11 +108,11 @@ if args.shedding_steps > 0:
     ch = DFGChannel(MeshSpec("dfg_cylinder", args.h[0], 1))
     ch.U_m.assign(DFG_2D2["U_m"])
     ch.start_unsteady(args.dt)
-    t, cl_t, cd_t = [], [], []
+    t, cl_t, cd_t, us = [], [], [], []
     for _ in trange(args.shedding_steps, desc="BDF2 steps"):
         ch.step()
         cd, cl = ch.unsteady_coefficients()
-        t.append(ch.time), cd_t.append(cd), cl_t.append(cl)
+        t.append(ch.time), cd_t.append(cd), cl_t.append(cl), us.append(ch.velocity())
     t = np.array(t)
     last = t > t[-1] - min(2.0, t[-1] / 2)
     try:
@@ -121,8 +121,22 @@ if args.shedding_steps > 0:
               f"max C_L = {max(cl_t):.3f} (published {DFG_2D2['cl_max']})")
     except ValueError:
         print("the wake has not started shedding yet: run more steps")
+
+    # A learned rollout predicts velocities only. Its lift comes from
+    # :meth:`~spon.data.navier_stokes.DFGChannel.coefficients_from_velocities`:
+    # BDF2's time derivative from three velocities, and the pressure that fits
+    # the momentum equation best (one saddle-point solve). On the solver's own
+    # states that pressure is the solver's, so the lift is the same; this is the
+    # formula ``benchmarks/spon_paper.py`` applies to the rollouts
+    # (``benchmarks/results/figures/navier_stokes_rollout.png`` draws their lift
+    # beside FE's).
+    late = range(max(2, len(us) - 40), len(us))
+    cl_v = [ch.coefficients_from_velocities(us[j], us[j - 1], us[j - 2], args.dt)[1] for j in late]
+    print(f"C_L from the velocities alone, last {len(cl_v)} steps: max difference "
+          f"{max(abs(a - cl_t[j]) for a, j in zip(cl_v, late)):.1e}")
     fig, ax = plt.subplots(figsize=(10, 3.5))
     ax.plot(t, cl_t, label="$C_L$")
+    ax.plot(t[list(late)], cl_v, ".", ms=4, label="$C_L$ from the velocities alone")
     ax.plot(t, np.array(cd_t) - 3, label="$C_D - 3$")
     ax.set_xlabel("t")
     ax.legend()
