@@ -156,7 +156,8 @@ def fit_leapfrog_map(model, states: torch.Tensor, k: int = 1, *, center: torch.T
         over the ``m`` steps of the squared FE error of the state relative to the true
         second difference's.
     noise : standard deviation of a perturbation of the starting pair's free DOFs (the
-        same for both states), relative to the RMS of the true second differences
+        same for both states), relative to the RMS of the true second differences; the
+        targets stay the true states, so the map learns to pull a perturbed state back
     epochs, batch_size, lr, weight_decay : AdamW with a one-cycle schedule
 
     Returns
