@@ -72,65 +72,31 @@ def fit_increment_map(model, states: torch.Tensor, k: int = 1, *, epochs: int = 
     >>> len(h["train_loss"])
     4
     """
-    dim = state_dim(model)
-    states = torch.as_tensor(states)
-    if states.dim() != 2 or states.shape[1] != dim:
-        raise ValueError(f"states: expected shape (n, {dim}) (the model's output space), got {tuple(states.shape)}")
-    check_finite(states, "states")
-    if not (isinstance(k, int) and k >= 1):
-        raise ValueError(f"k: expected an integer >= 1, got {k!r}")
-    if not (isinstance(unroll, int) and unroll >= 1):
-        raise ValueError(f"unroll: expected an integer >= 1, got {unroll!r}")
-    if noise < 0:
-        raise ValueError(f"noise: expected a standard deviation >= 0, got {noise}")
-    n_pairs = len(states) - unroll * k
-    if n_pairs < 1:
+    states, free = _checked(model, states, k, unroll, noise)
+    if len(states) - unroll * k < 1:
         raise ValueError(f"states: expected more than unroll·k = {unroll * k} states, got {len(states)}")
     dtype = model.input_scale.dtype
     u_all = states.to(dtype)
-    free = torch.ones(dim, dtype=torch.bool)
-    free[model.decoder.boundary_dofs] = False
     inc = u_all[k:] - u_all[:-k]
     model.fit_scales(u_all[:-k], inc)
     scale = noise * inc[:, free].pow(2).mean().sqrt().item()
     norm = FENorm(model.decoder.V).to(dtype)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    steps = max(1, math.ceil((len(states) - k) / batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * steps)
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    hist = {"epoch": [], "train_loss": [], "seconds": []}
-    t0 = time.perf_counter()
-    bar = trange(epochs, desc=desc, disable=not progress)
-    for epoch in bar:
-        model.train()
-        total = 0.0
-        for _ in range(steps):
-            m = 1 if unroll == 1 or epoch < epochs // 4 else int(torch.randint(1, unroll + 1, (1,), generator=gen))
-            idx = torch.randint(0, len(states) - m * k, (batch_size,), generator=gen)
-            u = u_all[idx].clone()
-            if scale > 0:
-                u[:, free] += scale * torch.randn(batch_size, int(free.sum()), generator=gen, dtype=dtype)
-            with torch.no_grad():
-                for _ in range(m - 1):
-                    u = u + model(u).reshape(batch_size, -1)
-            opt.zero_grad(set_to_none=True)
-            pred = u + model(u).reshape(batch_size, -1)
-            true, prev = u_all[idx + m * k], u_all[idx + (m - 1) * k]
-            loss = (norm.squared(pred - true) / norm.squared(true - prev).clamp_min(torch.finfo(dtype).tiny)).mean()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"training: loss became {loss.item()} at epoch {epoch}; "
-                                         "lower the learning rate or the noise")
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item()
-        hist["epoch"].append(epoch + 1)
-        hist["train_loss"].append(total / steps)
-        hist["seconds"].append(time.perf_counter() - t0)
-        bar.set_postfix(loss=f"{total / steps:.2e}")
-    model.eval()
-    return hist
+
+    def batch_loss(epoch, gen):
+        m = 1 if unroll == 1 or epoch < epochs // 4 else int(torch.randint(1, unroll + 1, (1,), generator=gen))
+        idx = torch.randint(0, len(states) - m * k, (batch_size,), generator=gen)
+        u = u_all[idx].clone()
+        if scale > 0:
+            u[:, free] += scale * torch.randn(batch_size, int(free.sum()), generator=gen, dtype=dtype)
+        with torch.no_grad():
+            for _ in range(m - 1):
+                u = u + model(u).reshape(batch_size, -1)
+        pred = u + model(u).reshape(batch_size, -1)
+        true, prev = u_all[idx + m * k], u_all[idx + (m - 1) * k]
+        return (norm.squared(pred - true) / norm.squared(true - prev).clamp_min(torch.finfo(dtype).tiny)).mean()
+
+    return _fit(model, batch_loss, max(1, math.ceil((len(states) - k) / batch_size)), epochs, lr, weight_decay,
+                seed, progress, desc)
 
 
 def fit_leapfrog_map(model, states: torch.Tensor, k: int = 1, *, center: torch.Tensor | None = None,
@@ -180,6 +146,46 @@ def fit_leapfrog_map(model, states: torch.Tensor, k: int = 1, *, center: torch.T
     >>> len(h["train_loss"]), h["center"].shape == states[0].shape
     (4, True)
     """
+    states, free = _checked(model, states, k, unroll, noise)
+    if len(states) < (unroll + 1) * k + 1:
+        raise ValueError(f"states: expected at least (unroll + 1)·k + 1 = {(unroll + 1) * k + 1} states, "
+                         f"got {len(states)}")
+    dim, dtype = states.shape[1], model.input_scale.dtype
+    u_all = states.to(dtype)
+    if center is None:
+        center = u_all.mean(0)
+    center = torch.as_tensor(center).reshape(-1).to(dtype)
+    if center.numel() != dim:
+        raise ValueError(f"center: expected {dim} values (the model's output space), got {center.numel()}")
+    check_finite(center, "center")
+    acc = u_all[2 * k:] - 2 * u_all[k:-k] + u_all[:-2 * k]          # acc[i] belongs to state i + k
+    model.fit_scales(u_all[k:-k] - center, acc)
+    _start_linear_skip(model, u_all[k:-k] - center, acc)
+    scale = noise * acc[:, free].pow(2).mean().sqrt().item()
+    norm = FENorm(model.decoder.V).to(dtype)
+    acc_sq = norm.squared(acc).clamp_min(torch.finfo(dtype).tiny)
+
+    def batch_loss(epoch, gen):
+        m = 1 if unroll == 1 or epoch < epochs // 4 else int(torch.randint(1, unroll + 1, (1,), generator=gen))
+        i = k + torch.randint(0, len(states) - (m + 1) * k, (batch_size,), generator=gen)   # u_i, i >= k
+        prev, u = u_all[i - k], u_all[i]
+        if scale > 0:
+            d = torch.zeros(batch_size, dim, dtype=dtype)
+            d[:, free] = scale * torch.randn(batch_size, int(free.sum()), generator=gen, dtype=dtype)
+            prev, u = prev + d, u + d
+        loss = 0.0
+        for j in range(1, m + 1):
+            prev, u = u, 2 * u - prev + model(u - center).reshape(batch_size, -1)
+            loss = loss + (norm.squared(u - u_all[i + j * k]) / acc_sq[i + (j - 2) * k]).mean()
+        return loss / m
+
+    hist = _fit(model, batch_loss, max(1, math.ceil(len(acc) / batch_size)), epochs, lr, weight_decay, seed,
+                progress, desc)
+    return hist | {"center": center}
+
+
+def _checked(model, states, k, unroll, noise):
+    """``states`` as a checked ``(n, dim)`` tensor on the model's output space, and the mask of free DOFs."""
     dim = state_dim(model)
     states = torch.as_tensor(states)
     if states.dim() != 2 or states.shape[1] != dim:
@@ -191,50 +197,26 @@ def fit_leapfrog_map(model, states: torch.Tensor, k: int = 1, *, center: torch.T
         raise ValueError(f"unroll: expected an integer >= 1, got {unroll!r}")
     if noise < 0:
         raise ValueError(f"noise: expected a standard deviation >= 0, got {noise}")
-    if len(states) < (unroll + 1) * k + 1:
-        raise ValueError(f"states: expected at least (unroll + 1)·k + 1 = {(unroll + 1) * k + 1} states, "
-                         f"got {len(states)}")
-    dtype = model.input_scale.dtype
-    u_all = states.to(dtype)
-    if center is None:
-        center = u_all.mean(0)
-    center = torch.as_tensor(center).reshape(-1).to(dtype)
-    if center.numel() != dim:
-        raise ValueError(f"center: expected {dim} values (the model's output space), got {center.numel()}")
-    check_finite(center, "center")
     free = torch.ones(dim, dtype=torch.bool)
     free[model.decoder.boundary_dofs] = False
-    acc = u_all[2 * k:] - 2 * u_all[k:-k] + u_all[:-2 * k]          # acc[i] belongs to state i + k
-    model.fit_scales(u_all[k:-k] - center, acc)
-    _start_linear_skip(model, u_all[k:-k] - center, acc)
-    scale = noise * acc[:, free].pow(2).mean().sqrt().item()
-    norm = FENorm(model.decoder.V).to(dtype)
-    acc_sq = norm.squared(acc).clamp_min(torch.finfo(dtype).tiny)
+    return states, free
+
+
+def _fit(model, batch_loss, steps, epochs, lr, weight_decay, seed, progress, desc) -> dict:
+    """AdamW with a one-cycle schedule over ``epochs`` of ``steps`` batches of ``batch_loss(epoch, gen)``."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    steps = max(1, math.ceil(len(acc) / batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * steps)
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    hist = {"epoch": [], "train_loss": [], "seconds": [], "center": center}
+    hist = {"epoch": [], "train_loss": [], "seconds": []}
     t0 = time.perf_counter()
     bar = trange(epochs, desc=desc, disable=not progress)
     for epoch in bar:
         model.train()
         total = 0.0
         for _ in range(steps):
-            m = 1 if unroll == 1 or epoch < epochs // 4 else int(torch.randint(1, unroll + 1, (1,), generator=gen))
-            i = k + torch.randint(0, len(states) - (m + 1) * k, (batch_size,), generator=gen)   # u_i, i >= k
-            prev, u = u_all[i - k], u_all[i]
-            if scale > 0:
-                d = torch.zeros(batch_size, dim, dtype=dtype)
-                d[:, free] = scale * torch.randn(batch_size, int(free.sum()), generator=gen, dtype=dtype)
-                prev, u = prev + d, u + d
             opt.zero_grad(set_to_none=True)
-            loss = 0.0
-            for j in range(1, m + 1):
-                prev, u = u, 2 * u - prev + model(u - center).reshape(batch_size, -1)
-                loss = loss + (norm.squared(u - u_all[i + j * k]) / acc_sq[i + (j - 2) * k]).mean()
-            loss = loss / m
+            loss = batch_loss(epoch, gen)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training: loss became {loss.item()} at epoch {epoch}; "
                                          "lower the learning rate or the noise")
