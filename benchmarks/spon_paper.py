@@ -199,12 +199,16 @@ def summary(runs, *maxima):
 
 
 def rollout_summary(runs):
-    """:func:`summary`, with the Strouhal numbers' relative errors (mean ± std over the rollouts
-    that kept oscillating) and how many stopped."""
-    errs = [r["strouhal_rel_err"] for r in runs if r["strouhal_rel_err"] is not None]
-    return summary(runs) | {"strouhal_rel_err_mean": float(np.mean(errs)) if errs else None,
-                            "strouhal_rel_err_std": float(np.std(errs, ddof=1)) if len(errs) > 1 else None,
-                            "rollouts_that_stopped_oscillating": len(runs) - len(errs)}
+    """:func:`summary`, with the Strouhal numbers' relative errors, from the probe and (where
+    recorded) from the lift (mean ± std over the rollouts that kept oscillating), and how many stopped."""
+    out = summary(runs)
+    for key in ("strouhal_rel_err", "strouhal_from_lift_rel_err"):
+        errs = [r[key] for r in runs if r.get(key) is not None]
+        if key in runs[0] or errs:
+            out[f"{key}_mean"] = float(np.mean(errs)) if errs else None
+            out[f"{key}_std"] = float(np.std(errs, ddof=1)) if len(errs) > 1 else None
+    errs = [r for r in runs if r["strouhal_rel_err"] is not None]
+    return out | {"rollouts_that_stopped_oscillating": len(runs) - len(errs)}
 
 
 def data_path_check(prob, grid):
@@ -762,6 +766,7 @@ def navier_stokes_rollout(a, out):
     fe_states = U[np.concatenate([[starts - k, starts], eval_idx])]
     sec["fe_cl_from_velocity"] = lift(fe_states)       # the same formula on FE states: its own error
     sec["fe_cl_at_rollout_times"] = [CL[i] for i in eval_idx]
+    st_fe_lift = strouhal(t_eval, sec["fe_cl_at_rollout_times"], U_bar)[0]
     for kind in a.ns_rollout_models.split(","):
         runs = []
         for seed in range(a.first_seed, a.first_seed + a.seeds):
@@ -833,6 +838,7 @@ def navier_stokes_rollout(a, out):
                 st_lift = None
             amp["cl_from_velocity"] = cl
             amp["strouhal_from_lift"] = st_lift
+            amp["strouhal_from_lift_rel_err"] = None if st_lift is None else abs(st_lift / st_fe_lift - 1)
             amp["cl_amplitude_second_half"] = float(np.ptp(cl[half:]) / 2)
             extra = {"lambda": lam} if kind == "linear_leapfrog" else {}
             if kind == "spon_mg_leapfrog":
@@ -852,7 +858,7 @@ def navier_stokes_rollout(a, out):
     sec["fe_probe_v"] = fe_probe.tolist()
     half = len(eval_idx) // 2
     sec["fe_cl_amplitude_second_half"] = float(np.ptp(sec["fe_cl_at_rollout_times"][half:]) / 2)
-    sec["fe_strouhal_from_lift_in_rollout_window"] = strouhal(t_eval, sec["fe_cl_at_rollout_times"], U_bar)[0]
+    sec["fe_strouhal_from_lift_in_rollout_window"] = st_fe_lift
     sec["t_rollout"] = t_eval.tolist()
     mg = [k_ for k_ in ("spon_mg", "spon_mg_increment", "spon_mg_unrolled", "spon_mg_leapfrog") if k_ in sec]
     ok = {k_: sec[k_]["strouhal_rel_err_mean"] for k_ in mg if sec[k_]["rollouts_that_stopped_oscillating"] == 0

@@ -117,6 +117,9 @@ def spon_paper(d):
                 st, sd = r["strouhal_rel_err_mean"], r.get("strouhal_rel_err_std")
                 other.append("no oscillation left" if st is None else
                              f"Strouhal error {100 * st:.1f}{'' if sd is None else f' ± {100 * sd:.1f}'} %")
+                if r.get("strouhal_from_lift_rel_err_mean") is not None:
+                    st, sd = r["strouhal_from_lift_rel_err_mean"], r.get("strouhal_from_lift_rel_err_std")
+                    other.append(f"from the lift {100 * st:.1f}{'' if sd is None else f' ± {100 * sd:.1f}'} %")
             rows.append(f"| {label} | {_LABELS.get(model, model)} | {len(runs)} | "
                         f"{r['rel_l2']:.3f}{'' if std is None else f' ± {std:.3f}'} | {r['max_boundary_error']:.0e} "
                         f"| {'; '.join(other)} |")
