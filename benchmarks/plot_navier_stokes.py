@@ -40,18 +40,24 @@ def main():
     if "fe_cl_at_rollout_times" in sec:
         axes[1].plot(t, sec["fe_cl_at_rollout_times"], "k", lw=2, label="FE")
     axes[2].plot(t, sec["fe_probe_v"], "k", lw=2, label="FE")
-    for kind, runs in sec["runs"].items():
+    for i, (kind, runs) in enumerate(sec["runs"].items()):
+        color = f"C{i}"          # one colour a model on every panel
         st = runs[0]["strouhal"]
         label = f"{kind} rollout (St {st:.3f})" if st is not None else f"{kind} rollout (no oscillation)"
         if "cl_from_velocity" in runs[0]:
-            axes[1].plot(t, runs[0]["cl_from_velocity"], label=kind)
-        axes[2].plot(t, runs[0]["probe_v"], label=label)
-        axes[3].plot(t, runs[0]["rel_l2_over_time"], label=kind)
+            axes[1].plot(t, runs[0]["cl_from_velocity"], color=color, label=kind)
+        axes[2].plot(t, runs[0]["probe_v"], color=color, label=label)
+        axes[3].plot(t, runs[0]["rel_l2_over_time"], color=color, label=kind)
     axes[1].set_title("$C_L$ of the rollouts (first seed of each), from their velocities with the best-fit "
                       "pressure")
     axes[2].set_title(f"cross-stream velocity at the probe {tuple(round(x, 2) for x in sec['probe'])}")
     axes[3].set_title("relative $L^2$ error of the rolled-out velocity")
     axes[3].set_xlabel("t")
+    axes[3].set_yscale("log")
+    for ax, fe_signal in ((axes[1], sec.get("fe_cl_at_rollout_times")), (axes[2], sec["fe_probe_v"])):
+        if fe_signal:          # a rollout that blows up would hide the others
+            top = 2.5 * max(abs(v) for v in fe_signal)
+            ax.set_ylim(-top, top)
     for ax in axes:
         ax.axvline(t_train_end, color="grey", ls="--", lw=1)
         ax.legend(loc="upper left", fontsize=8)

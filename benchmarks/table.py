@@ -115,12 +115,14 @@ def spon_paper(d):
                 other.append(f"pressure {r['pressure_rel_l2']:.3f}")
             if "strouhal_rel_err_mean" in r:
                 st, sd = r["strouhal_rel_err_mean"], r.get("strouhal_rel_err_std")
-                other.append("no oscillation left" if st is None else
+                grew = st is None and r["rel_l2"] > 10        # the rollout blew up rather than settled
+                other.append(("grew without bound" if grew else "no oscillation left") if st is None else
                              f"Strouhal error {100 * st:.1f}{'' if sd is None else f' ± {100 * sd:.1f}'} %")
                 if r.get("strouhal_from_lift_rel_err_mean") is not None:
                     st, sd = r["strouhal_from_lift_rel_err_mean"], r.get("strouhal_from_lift_rel_err_std")
                     other.append(f"from the lift {100 * st:.1f}{'' if sd is None else f' ± {100 * sd:.1f}'} %")
-            rows.append(f"| {label} | {_LABELS.get(model, model)} | {len(runs)} | "
+            seeds = len(runs) if "seed" in runs[0] else "—"          # no seed: nothing random (no network)
+            rows.append(f"| {label} | {_LABELS.get(model, model)} | {seeds} | "
                         f"{r['rel_l2']:.3f}{'' if std is None else f' ± {std:.3f}'} | {r['max_boundary_error']:.0e} "
                         f"| {'; '.join(other)} |")
     return "\n".join(rows)
