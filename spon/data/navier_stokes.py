@@ -167,30 +167,27 @@ class DFGChannel:
             f.dat.data[:] = x.reshape(-1, 2)
         fit["dt"].assign(dt)
         fit["solver"].solve()
-        w = fit["w"]
-        w.subfunctions[0].assign(fit["u"][0])
-        w.subfunctions[1].assign(fit["fitted"].subfunctions[1])
-        return self.coefficients(w, residual=fit["residual"])
+        fit["w"].subfunctions[1].assign(fit["fitted"].subfunctions[1])
+        return self.coefficients(fit["w"], residual=fit["residual"])
 
     def _pressure_fit(self) -> dict:
-        u, u1, u2 = (fd.Function(self.V) for _ in range(3))
+        w = fd.Function(self.W)                    # (u, p): u given, p the fitted pressure
+        u, p = fd.split(w)
+        u1, u2 = fd.Function(self.V), fd.Function(self.V)
         dt = fd.Constant(1.0)
         v, q = fd.TestFunctions(self.W)
-        d, p = fd.TrialFunctions(self.W)
-        dudt = (3 * u - 4 * u1 + u2) / (2 * dt)
-        r_u = (fd.inner(dudt, v) + self.nu * fd.inner(fd.grad(u), fd.grad(v))
-               + fd.inner(fd.dot(fd.grad(u), u), v)) * fd.dx
+        bdf2 = fd.inner((3 * u - 4 * u1 + u2) / (2 * dt), v) * fd.dx
+        residual = bdf2 + navier_stokes_residual(u, p, v, q, self.nu)
+        r_u = bdf2 + navier_stokes_residual(u, 0, v, 0, self.nu)          # without pressure and continuity
         # M δ + (p, div v) = r_u, (q, div δ) = 0: δ = 0 and p the pressure when r_u = (p, div v) on V_0
-        a = (fd.inner(d, v) + p * fd.div(v) + q * fd.div(d)) * fd.dx
+        d, p_fit = fd.TrialFunctions(self.W)
+        a = (fd.inner(d, v) + p_fit * fd.div(v) + q * fd.div(d)) * fd.dx
         fitted = fd.Function(self.W)
         zero = fd.DirichletBC(self.W.sub(0), fd.Constant((0.0, 0.0)), (INFLOW, WALLS, CYLINDER))
         problem = fd.LinearVariationalProblem(a, r_u, fitted, bcs=zero, constant_jacobian=True)
         solver = fd.LinearVariationalSolver(problem, solver_parameters=lu_parameters())
-        w = fd.Function(self.W)
-        wu, wp = fd.split(w)
-        residual = fd.inner((3 * wu - 4 * u1 + u2) / (2 * dt), v) * fd.dx + navier_stokes_residual(wu, wp, v, q,
-                                                                                                   self.nu)
-        return {"u": (u, u1, u2), "dt": dt, "solver": solver, "fitted": fitted, "w": w, "residual": residual}
+        return {"u": (w.subfunctions[0], u1, u2), "dt": dt, "solver": solver, "fitted": fitted, "w": w,
+                "residual": residual}
 
     def velocity_boundary_dofs(self):
         """Flat indices (node-major, interleaved) of the velocity DOFs with Dirichlet data:
