@@ -20,7 +20,7 @@ import torch
 
 from ..fem.checks import check_finite
 
-__all__ = ["rollout", "leapfrog_rollout", "state_dim"]
+__all__ = ["rollout", "leapfrog_rollout", "state_dim", "as_state"]
 
 
 def state_dim(model) -> int:
@@ -30,6 +30,15 @@ def state_dim(model) -> int:
         raise ValueError(f"model: expected its input space to be its output space ({dim} DOFs) to step in time, "
                          f"got an input of {model.encoder.U.dim()} DOFs")
     return dim
+
+
+def as_state(v, name: str, dim: int, dtype) -> torch.Tensor:
+    """``v`` as a flat finite state of ``dim`` values in ``dtype``; a ``ValueError`` naming ``name`` if not."""
+    v = torch.as_tensor(v).reshape(-1)
+    if v.numel() != dim:
+        raise ValueError(f"{name}: expected {dim} values (the model's output space), got {v.numel()}")
+    check_finite(v, name)
+    return v.to(dtype)
 
 
 @torch.no_grad()
@@ -55,13 +64,7 @@ def rollout(model, u0: torch.Tensor, steps: int, increment: bool = False) -> tor
     """
     if not (isinstance(steps, int) and steps >= 1):
         raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
-    dim = state_dim(model)
-    dtype = model.input_scale.dtype
-    u = torch.as_tensor(u0).reshape(-1)
-    if u.numel() != dim:
-        raise ValueError(f"u0: expected {dim} values (the model's output space), got {u.numel()}")
-    check_finite(u, "u0")
-    u = u.to(dtype)
+    u = as_state(u0, "u0", state_dim(model), model.input_scale.dtype)
     out = []
     for j in range(steps):
         x = u[None]
@@ -98,17 +101,9 @@ def leapfrog_rollout(model, u_prev: torch.Tensor, u0: torch.Tensor, steps: int,
     """
     if not (isinstance(steps, int) and steps >= 1):
         raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
-    dim = state_dim(model)
-    dtype = model.input_scale.dtype
-    states = []
-    for name, v in (("u_prev", u_prev), ("u0", u0)) + ((("center", center),) if center is not None else ()):
-        v = torch.as_tensor(v).reshape(-1)
-        if v.numel() != dim:
-            raise ValueError(f"{name}: expected {dim} values (the model's output space), got {v.numel()}")
-        check_finite(v, name)
-        states.append(v.to(dtype))
-    prev, u = states[:2]
-    c = states[2] if center is not None else torch.zeros_like(u)
+    dim, dtype = state_dim(model), model.input_scale.dtype
+    prev, u = as_state(u_prev, "u_prev", dim, dtype), as_state(u0, "u0", dim, dtype)
+    c = as_state(center, "center", dim, dtype) if center is not None else torch.zeros_like(u)
     out = []
     for j in range(steps):
         prev, u = u, 2 * u - prev + model((u - c)[None]).reshape(-1)

@@ -30,7 +30,7 @@ from tqdm import trange
 
 from ..fem.checks import check_finite
 from ..fem.norms import FENorm
-from ..models.rollout import state_dim
+from ..models.rollout import as_state, state_dim
 
 __all__ = ["fit_increment_map", "fit_leapfrog_map"]
 
@@ -154,10 +154,7 @@ def fit_leapfrog_map(model, states: torch.Tensor, k: int = 1, *, center: torch.T
     u_all = states.to(dtype)
     if center is None:
         center = u_all.mean(0)
-    center = torch.as_tensor(center).reshape(-1).to(dtype)
-    if center.numel() != dim:
-        raise ValueError(f"center: expected {dim} values (the model's output space), got {center.numel()}")
-    check_finite(center, "center")
+    center = as_state(center, "center", dim, dtype)
     acc = u_all[2 * k:] - 2 * u_all[k:-k] + u_all[:-2 * k]          # acc[i] belongs to state i + k
     model.fit_scales(u_all[k:-k] - center, acc)
     _start_linear_skip(model, u_all[k:-k] - center, acc)
