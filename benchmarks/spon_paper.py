@@ -763,6 +763,15 @@ def navier_stokes_rollout(a, out):
         return [ch.coefficients_from_velocities(states[j], states[j - 1], states[j - 2], k * dt)[1]
                 for j in range(2, len(states))]
 
+    def leapfrog(acc):
+        """The rollout u+ = 2u - u- + acc(u - center) from the last two training states (maps
+        other than a SPON's, which spon.models.leapfrog_rollout steps)."""
+        traj, prev, u = [], U[starts - k], U[starts]
+        for _ in range(steps):
+            prev, u = u, 2 * u - prev + acc(u - center)
+            traj.append(u)
+        return torch.stack(traj)
+
     fe_states = U[np.concatenate([[starts - k, starts], eval_idx])]
     sec["fe_cl_from_velocity"] = lift(fe_states)       # the same formula on FE states: its own error
     sec["fe_cl_at_rollout_times"] = [CL[i] for i in eval_idx]
@@ -771,24 +780,18 @@ def navier_stokes_rollout(a, out):
         runs = []
         for seed in range(a.first_seed, a.first_seed + a.seeds):
             t1 = time.perf_counter()
+            extra = {}                       # what a model records beside the common numbers
             if kind == "linear_leapfrog":
                 # the phase prior alone: a = -λ (u - center), λ by least squares in the FE norm (no network)
                 inner = (norm.squared(Acc + Xc) - norm.squared(Acc - Xc)).sum() / 4
                 lam = -float(inner / norm.squared(Xc).sum())
                 secs, params = time.perf_counter() - t1, 1
-                traj, prev, u = [], U[starts - k], U[starts]
-                for _ in range(steps):
-                    prev, u = u, 2 * u - prev - lam * (u - center)
-                    traj.append(u)
-                traj = torch.stack(traj)
+                traj = leapfrog(lambda x: -lam * x)
+                extra = {"lambda": lam}
             elif kind == "fno_leapfrog":
                 m = VectorFNO(grid, seed=seed, **SETTINGS["fno"]).fit(Xc, Acc, a.ns_epochs, desc=f"{kind} {seed}")
                 secs, params = time.perf_counter() - t1, m.params
-                traj, prev, u = [], U[starts - k], U[starts]
-                for _ in range(steps):
-                    prev, u = u, 2 * u - prev + m.predict((u - center)[None])[0].reshape(-1)
-                    traj.append(u)
-                traj = torch.stack(traj)
+                traj = leapfrog(lambda x: m.predict(x[None])[0].reshape(-1))
             elif kind == "fno":
                 m = VectorFNO(grid, seed=seed, **SETTINGS["fno"]).fit(Xtr, Ytr, a.ns_epochs, desc=f"fno {seed}")
                 secs, params = time.perf_counter() - t1, m.params
@@ -804,6 +807,7 @@ def navier_stokes_rollout(a, out):
                                             batch_size=a.ns_rollout_batch,
                                             lr=3e-3, seed=seed, unroll=a.ns_unroll, noise=a.ns_noise,
                                             desc=f"{kind} seed {seed}")
+                    extra = {"final_train_loss": hist["train_loss"][-1]}
                 elif kind == "spon_mg_unrolled":
                     # the increment map, trained with input noise and pushforward steps (spon.training.unrolled)
                     fit_increment_map(m, U[:win], k, epochs=a.ns_epochs, batch_size=8, lr=3e-3, seed=seed,
@@ -840,9 +844,6 @@ def navier_stokes_rollout(a, out):
             amp["strouhal_from_lift"] = st_lift
             amp["strouhal_from_lift_rel_err"] = None if st_lift is None else abs(st_lift / st_fe_lift - 1)
             amp["cl_amplitude_second_half"] = float(np.ptp(cl[half:]) / 2)
-            extra = {"lambda": lam} if kind == "linear_leapfrog" else {}
-            if kind == "spon_mg_leapfrog":
-                extra = {"final_train_loss": hist["train_loss"][-1]}
             runs.append({"seed": seed, **extra, "strouhal": st,
                          "strouhal_rel_err": None if st is None else abs(st / st_fe - 1),
                          "rel_l2_over_time": rel.tolist(), "rel_l2": rel.mean().item(),
