@@ -117,7 +117,8 @@ def _parser():
                        description="Train a SPON model on a dataset; writes best.pt, last.pt, history.json.")
     t.add_argument("--config", help="TOML or JSON file with any of the options below")
     t.add_argument("--data", help="dataset.h5 from `spon datagen` (required)")
-    t.add_argument("--processor", choices=["mlp", "graph", "mg"], help="processor (default mg)")
+    t.add_argument("--processor", help="processor kind, one of spon.models.kinds.PROCESSORS: mlp, graph or mg "
+                   "(default mg)")
     t.add_argument("--width", type=int, help="processor width (default 24)")
     t.add_argument("--epochs", type=int, help="epochs (default 30)")
     t.add_argument("--batch-size", type=int, help="batch size (default 16)")
@@ -270,6 +271,9 @@ def cmd_train(cfg):
         device = torch.device(cfg["device"])
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"--device: {cfg['device']} requested, but torch sees no CUDA device")
+    from .models.kinds import PROCESSORS
+    if cfg["processor"] not in PROCESSORS.names:
+        raise UsageError(f"--processor: expected one of {PROCESSORS.names}, got {cfg['processor']!r}")
     rank, world, device = init_from_env(device)
     proc = {"kind": cfg["processor"], "width": cfg["width"]}
     if cfg["processor"] == "mlp":
@@ -320,17 +324,12 @@ def cmd_train(cfg):
 
 
 def _elem(meta, which):
+    from .fem.space_spec import space_spec
+
     e = meta.get(f"{which}_element")
     if e is None:
         raise UsageError(f"--data: the dataset does not record its {which} element (regenerate it with spon datagen)")
-    return _elem_spec(e)
-
-
-def _elem_spec(e):
-    if "mixed" in e:
-        return {"mixed": [_elem_spec(p) for p in e["mixed"]]}
-    out = {"family": e["family"], "degree": e["degree"]}
-    return {**out, "shape": list(e["value_shape"])} if e.get("value_shape") else out
+    return space_spec(e)
 
 
 def _plottable(f):
@@ -422,7 +421,7 @@ def cmd_fe2(cfg) -> int:
 
     from .mesh import GEOMETRIES, gmsh_mesh, read_mesh
     from .multiscale import load_surrogate
-    from .multiscale.equino import materials_from_spec
+    from .multiscale.materials import materials_from_spec
     from .multiscale.macro import FE2Material, SurrogateMaterial, check_boundary_ids
     from .multiscale.workflow import rve_problem, run_macro
 

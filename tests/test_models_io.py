@@ -8,7 +8,7 @@ import torch
 
 from spon.data import DarcyProblem
 from spon.mesh import MeshSpec
-from spon.models import build_spon, load_checkpoint, save_checkpoint
+from spon.models import build_spon, load_checkpoint, save_checkpoint, with_mesh
 from spon.training import Trainer
 
 MS = MeshSpec("unit_square", 0.25, 2)
@@ -96,7 +96,7 @@ def test_trainer_checkpoints(tmp_path, darcy_data):
 def test_model_moves_to_a_refined_mesh(darcy_data):
     prob, x, y = darcy_data
     model = build_spon(SPEC)
-    fine = model.with_mesh(MS.refined().to_dict())
+    fine = with_mesh(model, MS.refined().to_dict())
     assert fine.decoder.V.dim() > model.decoder.V.dim()
     for k, v in model.processor.state_dict().items():
         assert torch.equal(v, fine.processor.state_dict()[k])
@@ -129,7 +129,7 @@ def test_model_moved_to_a_refined_mesh_keeps_its_accuracy():
             return FENorm(prob.output_space).relative_error(m(x.to(dt)).double(), y).mean().item()
 
     e_coarse = err(model, prob_c, xc[40:], yc[40:])
-    moved = model.with_mesh(fine.to_dict())
+    moved = with_mesh(model, fine.to_dict())
     e_fine = err(moved, prob_f, xf, yf)
     untrained = build_spon({**spec, "mesh": fine.to_dict()})
     dt = untrained.input_scale.dtype
@@ -155,10 +155,10 @@ def test_model_moved_to_a_refined_mesh_keeps_its_accuracy():
 def test_with_mesh_refuses_what_cannot_move(darcy_data):
     mlp = build_spon({**SPEC, "processor": {"kind": "mlp", "width": 8, "depth": 1}})
     with pytest.raises(ValueError, match="with_mesh: an MLP processor acts on the whole DOF vector"):
-        mlp.with_mesh(MS.refined().to_dict())
+        with_mesh(mlp, MS.refined().to_dict())
     moments = build_spon({**SPEC, "encoder": "moments"})
     with pytest.raises(ValueError, match="with_mesh: the 'moments' encoder scales with the cell size"):
-        moments.with_mesh(MS.refined().to_dict())
+        with_mesh(moments, MS.refined().to_dict())
     prob = DarcyProblem(MS.refined())
     with pytest.raises(ValueError, match="bcs: the model keeps Dirichlet data exactly"):
         mlp.on_spaces(prob.input_space, prob.output_space)

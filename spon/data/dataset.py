@@ -24,11 +24,12 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
-from ..hashing import content_hash
 from ..fem.checks import check_finite
 from ..fem.layout import dof_coordinates
+from ..fem.space_spec import space_spec
+from ..hashing import content_hash
 
-__all__ = ["dof_fingerprint", "element_spec", "write_dataset", "generate_dataset", "FEDataset"]
+__all__ = ["dof_fingerprint", "write_dataset", "generate_dataset", "FEDataset"]
 
 FORMAT = "spon-dataset-1"
 
@@ -96,8 +97,8 @@ def generate_dataset(problem, n: int, path, seed: int = 0, progress: bool = True
     partial = path.with_name(path.name + ".partial")
     x = problem.sample_inputs(n, seed=seed)
     meta = problem.metadata() | {"seed": seed, "n": n,
-                                 "input_element": element_spec(problem.input_space),
-                                 "output_element": element_spec(problem.output_space)}
+                                 "input_element": space_spec(problem.input_space),
+                                 "output_element": space_spec(problem.output_space)}
     xs = x.detach().double().reshape(n, -1).numpy()
     done = 0
     if partial.exists():
@@ -131,15 +132,6 @@ def generate_dataset(problem, n: int, path, seed: int = 0, progress: bool = True
     write_dataset(path, x, y, meta, problem.input_space, problem.output_space)
     partial.unlink()
     return path
-
-
-def element_spec(V) -> dict:
-    """What a dataset records of a space's element: family, degree and value shape;
-    ``{"mixed": [...]}`` with one entry per part for a mixed space."""
-    if len(V) > 1:
-        return {"mixed": [element_spec(Vi) for Vi in V]}
-    e = V.ufl_element()
-    return {"family": e.family(), "degree": e.degree(), "value_shape": list(V.value_shape)}
 
 
 class FEDataset(torch.utils.data.Dataset):

@@ -20,7 +20,8 @@ import torch
 from ..atomic import atomic_write_json
 from ..ensemble import member_range
 from ..mesh.spec import MeshSpec
-from .dataset import element_spec, write_dataset
+from ..fem.space_spec import space_spec
+from .dataset import write_dataset
 from .problems import make_problem
 
 __all__ = ["generate_dataset_ensemble"]
@@ -52,8 +53,8 @@ def generate_dataset_ensemble(problem: str, mesh_spec: MeshSpec, n: int, path, s
         X = torch.as_tensor(np.concatenate([p[0] for p in parts]))
         Y = torch.as_tensor(np.concatenate([p[1] for p in parts]))
         meta = prob.metadata() | {"seed": seed, "n": n, "seeding": "per_sample", "members": members,
-                                  "input_element": element_spec(prob.input_space),
-                                  "output_element": element_spec(prob.output_space)}
+                                  "input_element": space_spec(prob.input_space),
+                                  "output_element": space_spec(prob.output_space)}
         write_dataset(path, X, Y, meta, prob.input_space, prob.output_space)
     ens.global_comm.barrier()
     return {"seconds": seconds, "members": members, "samples_per_second": n / seconds}

@@ -12,6 +12,8 @@ from .grid import GridTransfer
 from .layout import SpaceLayout, dof_coordinates
 from .norms import FELoss, FENorm
 from .solve import lu_parameters, spd_solve
+from .space_spec import space_from_spec, space_spec
+from .forms import ElasticityForm
 from .sparse import petsc_to_torch, spmv
 
 __all__ = [
@@ -22,5 +24,6 @@ __all__ = [
     "Encoder", "CoefficientEncoder", "MomentEncoder", "L2ProjectionEncoder",
     "InterpolationEncoder", "TransferEncoder", "GreenEncoder",
     "Decoder", "CoefficientDecoder", "DirichletDecoder", "DivergenceFreeDecoder", "MixedDecoder",
-    "FENorm", "FELoss", "GridTransfer", "save_functions", "load_functions",
+    "FENorm", "FELoss", "GridTransfer", "save_functions", "load_functions", "space_spec", "space_from_spec",
+    "ElasticityForm",
 ]

@@ -117,9 +117,11 @@ class GreenEncoder(L2ProjectionEncoder):
 
     def __init__(self, U, V, bcs, operator, with_source: bool = False):
         super().__init__(U, V)
-        mask = dirichlet_mask(self.V, [bcs] if not isinstance(bcs, (list, tuple)) else bcs, "V")
+        bcs = [bcs] if not isinstance(bcs, (list, tuple)) else list(bcs)
+        mask = dirichlet_mask(self.V, bcs, "V")
         G = assembly.green_matrix(self.V, operator, mask)
         self.register_exact_buffer("G", G)
+        self.bcs, self.operator = bcs, operator
         # a spec builds U and V as two objects: the same element on the same mesh needs no projection
         self.same_space = self.U.mesh() is self.V.mesh() and self.U.ufl_element() == self.V.ufl_element()
         self.with_source = bool(with_source)

@@ -87,9 +87,10 @@ def _load_mesh(source: str, comm=None):
             raise ValueError(f"source: {path} holds no mesh named {name!r} ({type(e).__name__}: {e})") from None
 
 
-def save_mesh(mesh, path) -> str:
+def save_mesh(mesh, path, extra: dict | None = None) -> str:
     """Write ``mesh`` (a base mesh, not a refined level) to a new CheckpointFile at
-    ``path``; return the ``source`` string of a :class:`MeshSpec` that loads it."""
+    ``path``; return the ``source`` string of a :class:`MeshSpec` that loads it.
+    ``extra``: ``{"group/name": array}`` written beside the mesh, in the same file."""
     import firedrake as fd
     from pathlib import Path
 
@@ -101,4 +102,9 @@ def save_mesh(mesh, path) -> str:
     with atomic_path(path, ".h5.tmp") as tmp:
         with fd.CheckpointFile(str(tmp), "w", comm=mesh.comm) as f:
             f.save_mesh(mesh)
+        if extra:
+            import h5py
+            with h5py.File(tmp, "a") as f:
+                for name, array in extra.items():
+                    f.create_dataset(name, data=array)
     return f"{path}#{mesh.name}"

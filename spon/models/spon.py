@@ -115,36 +115,6 @@ class SPON(nn.Module):
             return to_functions(out.detach(), self.decoder.V)
         return out
 
-    def with_mesh(self, mesh: dict):
-        """The same learned processor on another mesh of the domain (no retraining).
-
-        ``mesh`` is a :class:`~spon.mesh.MeshSpec` dict. Encoder, decoder and the
-        processor's graphs/transfers are rebuilt there; learned weights are copied.
-        Only processors that act node by node (graph, multigrid) can move, and
-        only with a mesh-independent encoder (``l2``, ``interpolate``,
-        ``coefficients``). :meth:`on_spaces` applies any model to data on
-        another mesh instead, keeping the operator on its training mesh.
-        """
-        from ..fem.encoders import L2ProjectionEncoder, MomentEncoder
-        from .factory import build_spon
-
-        spec = getattr(self, "spec", None)
-        if spec is None:
-            raise ValueError("with_mesh: the model has no .spec (build it with spon.models.build_spon)")
-        if spec["processor"].get("kind") == "mlp":
-            raise ValueError("with_mesh: an MLP processor acts on the whole DOF vector of its training mesh "
-                             f"({self.decoder.V.dim()} DOFs) and cannot move to another mesh; use "
-                             "model.on_spaces(U, V, bcs) to apply it to data on another mesh")
-        if isinstance(self.encoder, MomentEncoder) and not isinstance(self.encoder, L2ProjectionEncoder):
-            raise ValueError("with_mesh: the 'moments' encoder scales with the cell size, so the learned input "
-                             "scale would be wrong on another mesh; use the 'l2' encoder, or "
-                             "model.on_spaces(U, V, bcs)")
-        other = build_spon({**spec, "mesh": dict(mesh)})
-        other.processor.load_state_dict(self.processor.state_dict())
-        other.input_scale.copy_(self.input_scale)
-        other.output_scale.copy_(self.output_scale)
-        return other.to(self.input_scale.device)
-
     def on_spaces(self, U, V, bcs=None):
         """This trained model applied to data on ``U`` (any mesh of the domain), with
         predictions on ``V`` and the Dirichlet data of ``bcs`` exact there.
