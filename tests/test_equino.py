@@ -10,7 +10,7 @@ from spon.multiscale import RVEProblem, equino_materials, voigt_strain  # noqa: 
 from spon.multiscale import (EquiNO, StressMLP, field_errors, fit_equino, fit_stress_mlp,  # noqa: E402
                              load_surrogate, pod, save_surrogate, select_stress_mlp)
 from spon.multiscale.workflow import small_strain_sampling  # noqa: E402
-from spon.multiscale.pod import VOIGT_WEIGHTS  # noqa: E402
+from spon.multiscale.voigt import VOIGT_WEIGHTS  # noqa: E402
 from spon.multiscale.macro import MacroProblem, SurrogateMaterial  # noqa: E402
 from spon.multiscale.micro import periodic_mismatch  # noqa: E402
 from spon.multiscale.snapshots import RVEQuadrature, collect_snapshots, latin_hypercube  # noqa: E402

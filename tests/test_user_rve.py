@@ -12,7 +12,7 @@ from spon.cli import main  # noqa: E402
 from spon.mesh import read_mesh, rve_msh  # noqa: E402
 from spon.multiscale import (FE2Material, LinearElastic, NonlinearElasticMatrix, RVEProblem,  # noqa: E402
                              load_surrogate, save_surrogate)
-from spon.multiscale.equino import material_spec, materials_from_spec  # noqa: E402
+from spon.multiscale.materials import material_spec, materials_from_spec  # noqa: E402
 from spon.multiscale.workflow import rve_problem, run_macro, train_surrogates  # noqa: E402
 
 

@@ -25,7 +25,7 @@ import time
 
 from .macro import LoadPath, LoadStep, check_boundary_ids
 from .materials import Material
-from .micro import voigt_stress
+from .voigt import voigt_stress
 
 __all__ = ["DNSProblem"]
 

@@ -27,11 +27,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import materials as _materials
-from .pod import VOIGT_WEIGHTS, pod
+from .materials import material_spec, materials_from_spec
+from .pod import pod
+from .voigt import VOIGT_WEIGHTS
 from .surrogate import Surrogate, forward_with_jacobian, mlp
 
-__all__ = ["EquiNO", "material_spec", "materials_from_spec"]
+__all__ = ["EquiNO"]
 
 
 class EquiNO(Surrogate):
@@ -65,12 +66,19 @@ class EquiNO(Surrogate):
         self.nets = nn.ModuleList([mlp(3, per * n, width, depth, strain_norm=strain_norm).to(dt) for n in
                                    ((n_u, n_sigma) if branches == 2 else (n_u + n_sigma,))])
 
+    # what checkpoints written before a field existed were made with (not defaults: history)
+    WRITTEN_BEFORE = {"branches": 1, "strain_norm": False, "form": "offset"}
+
     @classmethod
     def from_meta(cls, meta, materials=None):
+        meta = {**cls.WRITTEN_BEFORE, **meta}
+        missing = [k for k in ("n_u", "n_sigma", "n_q", "n_dof", "width", "depth", "box") if k not in meta]
+        if missing:
+            raise ValueError(f"meta: an EquiNO checkpoint needs {missing}")
         mats = materials or materials_from_spec(meta.get("materials", {}))
         return cls(meta["n_u"], meta["n_sigma"], meta["n_q"], meta["n_dof"], meta["width"], meta["depth"],
-                   meta["box"], mats, meta=meta, branches=meta.get("branches", 1),
-                   strain_norm=meta.get("strain_norm", False), form=meta.get("form", "offset"))
+                   meta["box"], mats, meta=meta, branches=meta["branches"], strain_norm=meta["strain_norm"],
+                   form=meta["form"])
 
     def net(self, x):
         return torch.cat([f(x) for f in self.nets], dim=1)
@@ -248,50 +256,3 @@ class EquiNO(Surrogate):
         if reduce == "batch":
             return num.sum() / den.sum().clamp_min(1e-30)
         return num / den.clamp_min(1e-30)
-
-
-def material_spec(materials):
-    """``{id: [class, params]}``; a user's class is named ``module.Class`` so it can be imported back."""
-    def name(m):
-        C = type(m)
-        return C.__name__ if getattr(_materials, C.__name__, None) is C else f"{C.__module__}.{C.__qualname__}"
-    return {int(k): [name(m), m.params()] for k, m in materials.items()}
-
-
-def _material_class(cls):
-    C = getattr(_materials, cls, None)
-    if C is None and "." in cls:
-        import importlib
-        mod, _, attr = cls.rpartition(".")
-        try:
-            C = getattr(importlib.import_module(mod), attr, None)
-        except ImportError:
-            C = None
-    return C if isinstance(C, type) and issubclass(C, _materials.Material) else None
-
-
-def materials_from_spec(spec, strict: bool = False):
-    """Materials from :func:`material_spec`'s form. A class that cannot be imported gives ``None``
-    (the caller passes ``materials=``), or with ``strict`` a ``ValueError`` naming it."""
-    if not isinstance(spec, dict) or not spec:
-        raise ValueError(f"materials: expected {{region id: [class name, {{parameters}}]}}, got {spec!r}")
-    out = {}
-    for k, entry in spec.items():
-        try:
-            cls, params = entry
-            pid = int(k)
-        except (TypeError, ValueError):
-            raise ValueError(f"materials[{k!r}]: expected [class name, {{parameters}}] under an integer "
-                             f"region id, got {entry!r}") from None
-        C = _material_class(cls)
-        if C is None:
-            if not strict:
-                return None    # a user material: the caller passes materials= on load
-            raise ValueError(f"materials[{k}]: {cls!r} is neither a spon material "
-                             f"({', '.join(_materials.__all__[1:-1])}) nor an importable module.Class "
-                             "subclassing spon.multiscale.Material")
-        try:
-            out[pid] = C(**params)
-        except TypeError as e:
-            raise ValueError(f"materials[{k}]: {cls}({params}) failed: {e}") from None
-    return out

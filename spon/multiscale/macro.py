@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .materials import Material, voigt_tangent
-from .micro import check_strain, voigt_strain_of
+from .materials import Material
+from .micro import check_strain
+from .voigt import voigt_strain_of, voigt_tangent
 
 __all__ = ["check_boundary_ids", "QuadratureMaterial", "LawMaterial", "SurrogateMaterial", "FE2Material",
            "MacroProblem", "LoadStep"]

@@ -22,7 +22,7 @@ import math
 
 import torch
 
-__all__ = ["Material", "LinearElastic", "NonlinearElasticMatrix", "voigt_tangent"]
+__all__ = ["Material", "LinearElastic", "NonlinearElasticMatrix", "material_spec", "materials_from_spec"]
 
 # keeps ‖dev ε‖ differentiable at ε = 0 (its derivative there is 0/0)
 _SQRT_EPS = 1e-24
@@ -142,6 +142,54 @@ def _dev_matrix(strain):
                         dtype=strain.dtype, device=strain.device)
 
 
-def voigt_tangent(material: Material, strain: torch.Tensor) -> torch.Tensor:
-    """``dσ/dε`` of a torch material law at strains ``(N, 3)``, shape ``(N, 3, 3)``."""
-    return material.tangent_voigt(strain)
+def material_spec(materials):
+    """``{id: [class, params]}``; a user's class is named ``module.Class`` so it can be imported back."""
+    import sys
+
+    here = sys.modules[__name__]
+
+    def name(m):
+        C = type(m)
+        return C.__name__ if getattr(here, C.__name__, None) is C else f"{C.__module__}.{C.__qualname__}"
+    return {int(k): [name(m), m.params()] for k, m in materials.items()}
+
+
+def _material_class(cls):
+    import importlib
+    import sys
+
+    C = getattr(sys.modules[__name__], cls, None)
+    if C is None and "." in cls:
+        mod, _, attr = cls.rpartition(".")
+        try:
+            C = getattr(importlib.import_module(mod), attr, None)
+        except ImportError:
+            C = None
+    return C if isinstance(C, type) and issubclass(C, Material) else None
+
+
+def materials_from_spec(spec, strict: bool = False):
+    """Materials from :func:`material_spec`'s form. A class that cannot be imported gives ``None``
+    (the caller passes ``materials=``), or with ``strict`` a ``ValueError`` naming it."""
+    if not isinstance(spec, dict) or not spec:
+        raise ValueError(f"materials: expected {{region id: [class name, {{parameters}}]}}, got {spec!r}")
+    out = {}
+    for k, entry in spec.items():
+        try:
+            cls, params = entry
+            pid = int(k)
+        except (TypeError, ValueError):
+            raise ValueError(f"materials[{k!r}]: expected [class name, {{parameters}}] under an integer "
+                             f"region id, got {entry!r}") from None
+        C = _material_class(cls)
+        if C is None:
+            if not strict:
+                return None    # a user material: the caller passes materials= on load
+            raise ValueError(f"materials[{k}]: {cls!r} is neither a spon material "
+                             "(LinearElastic, NonlinearElasticMatrix) nor an importable module.Class "
+                             "subclassing spon.multiscale.Material")
+        try:
+            out[pid] = C(**params)
+        except TypeError as e:
+            raise ValueError(f"materials[{k}]: {cls}({params}) failed: {e}") from None
+    return out

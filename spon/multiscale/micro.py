@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .voigt import voigt_strain, voigt_stress
 from .materials import LinearElastic, Material, NonlinearElasticMatrix
 
-__all__ = ["RVEProblem", "MicroSolution", "equino_materials", "check_strain", "voigt_strain",
-           "voigt_strain_of", "voigt_stress", "is_periodic", "periodic_mismatch"]
+__all__ = ["RVEProblem", "MicroSolution", "equino_materials", "check_strain", "is_periodic", "periodic_mismatch"]
 
 
 def _solver_parameters(**extra) -> dict:
@@ -45,25 +45,6 @@ def _solver_parameters(**extra) -> dict:
 def equino_materials(matrix: Material | None = None, fibre: Material | None = None) -> dict:
     """EquiNO's phases by physical group: 1 = nonlinear matrix, 2 = linear fibre."""
     return {1: matrix or NonlinearElasticMatrix(), 2: fibre or LinearElastic(K=43452.38, G=29918.03)}
-
-
-def voigt_strain(E):
-    """The UFL 2×2 strain tensor of a Voigt strain ``(ε_xx, ε_yy, γ_xy)``."""
-    import ufl
-    return ufl.as_matrix([[E[0], E[2] / 2], [E[2] / 2, E[1]]])
-
-
-def voigt_strain_of(u):
-    """``(ε_xx, ε_yy, γ_xy)`` of a UFL displacement ``u``."""
-    import ufl
-    e = ufl.sym(ufl.grad(u))
-    return ufl.as_vector([e[0, 0], e[1, 1], 2 * e[0, 1]])
-
-
-def voigt_stress(s):
-    """``(σ_xx, σ_yy, σ_xy)`` of a UFL 2×2 stress tensor."""
-    import ufl
-    return ufl.as_vector([s[0, 0], s[1, 1], s[0, 1]])
 
 
 def check_strain(strain, name="strain", batched=False) -> np.ndarray:

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pod", "VOIGT_WEIGHTS"]
+__all__ = ["pod"]
 
-VOIGT_WEIGHTS = np.array([1.0, 1.0, 2.0])
 """Component weights of Voigt stresses: ``σ:σ = σxx² + σyy² + 2σxy²``."""
 
 

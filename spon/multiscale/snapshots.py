@@ -45,7 +45,7 @@ class RVEQuadrature:
 
     def strain_of(self, u_dofs: np.ndarray) -> np.ndarray:
         """Voigt strain ``ε(u)`` at the quadrature points of a displacement given by its DOFs."""
-        from .micro import voigt_strain_of
+        from .voigt import voigt_strain_of
         self._u.dat.data[:] = u_dofs
         return self.sample(voigt_strain_of(self._u), self.Q3)
 

@@ -16,6 +16,9 @@ class StressMLP(Surrogate):
     ``strain_norm=True`` also feeds the network the strain's norm (:class:`StrainNorm`).
     """
 
+    # what checkpoints written before a field existed were made with (not defaults: history)
+    WRITTEN_BEFORE = {"anchored": False, "strain_norm": False}
+
     def __init__(self, width=64, depth=3, box=0.04, anchored=True, meta=None, strain_norm=True):
         super().__init__()
         dt = torch.float64
@@ -28,8 +31,9 @@ class StressMLP(Surrogate):
 
     @classmethod
     def from_meta(cls, meta, materials=None):
-        return cls(meta["width"], meta["depth"], meta["box"], anchored=meta.get("anchored", False), meta=meta,
-                   strain_norm=meta.get("strain_norm", False))
+        meta = {**cls.WRITTEN_BEFORE, **meta}
+        return cls(meta["width"], meta["depth"], meta["box"], anchored=meta["anchored"], meta=meta,
+                   strain_norm=meta["strain_norm"])
 
     def homogenised_stress(self, E):
         y = self.net(E / self.box)

@@ -8,9 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["Surrogate", "StrainNorm", "mlp", "forward_with_jacobian", "save_surrogate", "load_surrogate"]
-
-FORMAT = "spon-surrogate-1"
+__all__ = ["Surrogate", "StrainNorm", "mlp", "forward_with_jacobian"]
 
 
 class StrainNorm(nn.Module):
@@ -109,25 +107,3 @@ class Surrogate(nn.Module):
 
         C, s = torch.func.vmap(torch.func.jacrev(f, has_aux=True))(E)
         return s, C
-
-
-def save_surrogate(model: Surrogate, path) -> None:
-    """Atomic checkpoint: buffers, weights and the metadata to rebuild the model."""
-    from ..models.checkpoint import write_checkpoint
-    if not isinstance(model, Surrogate):
-        raise TypeError(f"model: expected a spon.multiscale.Surrogate, got {type(model).__name__}")
-    write_checkpoint({"format": FORMAT, "meta": model.meta, "state_dict": model.state_dict()}, path)
-
-
-def load_surrogate(path, materials: dict | None = None) -> Surrogate:
-    """Rebuild a surrogate saved by :func:`save_surrogate` (pass ``materials`` for user laws)."""
-    from ..models.checkpoint import read_checkpoint
-    from . import equino, stress_mlp  # noqa: F401  (register the kinds)
-    ck = read_checkpoint(path, FORMAT, "a spon surrogate checkpoint")
-    kind = ck["meta"].get("kind")
-    if kind not in Surrogate.kinds:
-        raise ValueError(f"path: {path} holds an unknown surrogate kind {kind!r}; expected one of "
-                         f"{sorted(Surrogate.kinds)}")
-    m = Surrogate.kinds[kind].from_meta(dict(ck["meta"]), materials)
-    m.load_state_dict(ck["state_dict"])
-    return m
