@@ -3,13 +3,22 @@
 PY := .venv/bin/python
 export OMP_NUM_THREADS := 1
 
-.PHONY: install test demo demo-poisson docs bench-darcy clean-venv
+.PHONY: install test test-benchmarks demo demo-poisson docs bench-darcy clean-venv
 
 install:
 	bash scripts/install.sh
 
+# two xdist workers, one per core; each compiles into Firedrake's disk caches by atomic renames,
+# so two processes writing the same kernel is safe; --dist loadfile keeps a module's fixtures in one worker
+TEST_WORKERS ?= 2
+
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+# every registered benchmark with tiny settings (needs the bench extra: neuraloperator)
+test-benchmarks: install
+	$(PY) -m pip install -q -e ".[bench]"
+	$(PY) -m pytest -q -m benchmark -n $(TEST_WORKERS) --dist loadgroup tests/test_benchmarks.py
 
 demo: install
 	$(PY) demos/darcy_mg.py
@@ -27,7 +36,7 @@ docs: install
 # benchmarks need neuraloperator (the FNO baseline), kept out of the runtime dependencies
 bench-darcy: install
 	$(PY) -m pip install -q -e ".[bench]"
-	$(PY) benchmarks/darcy.py --quick
+	$(PY) -m benchmarks run darcy --quick
 
 clean-venv:
 	rm -rf .venv

@@ -28,7 +28,7 @@ def main():
     sec = json.loads(a.results.read_text()).get("navier_stokes_rollout")
     if sec is None:
         raise SystemExit(f"--results: {a.results} holds no navier_stokes_rollout section "
-                         "(run benchmarks/spon_paper.py --sections navier_stokes_rollout)")
+                         "(run python -m benchmarks run navier_stokes_rollout)")
     fe = sec["fe_solver_on_this_mesh"]
     t_rec, t = sec["fe_lift"]["t"], sec["t_rollout"]
     t_train_end = t_rec[sec["training_window_steps"] - 1]

@@ -128,9 +128,51 @@ def spon_paper(d):
     return "\n".join(rows)
 
 
+_VARIANTS = {"offset": "offset, plain POD (before)", "offset_anchors": "offset, anchors",
+             "secant": "secant, plain POD", "secant_anchors": "**secant, anchors (default)**"}
+
+
+def equino_small_strain(d):
+    """EquiNO's 2 x 2 of coefficient form and POD anchors, mean ± std over the network seeds."""
+    rows = ["| variant | modes (u + σ) | σ̄ box | σ̄ small | bias small | reaction, step 1 | step 2 | floor (small) |",
+            "|---|---|---|---|---|---|---|---|"]
+    for name, label in _VARIANTS.items():
+        v = d["variants"].get(name)
+        if v is None:
+            continue
+        s = v["summary"]
+
+        def pct(k):
+            return f"{100 * s[k]['mean']:.2f} ± {100 * s[k]['std']:.2f} %"
+        r = s["reaction_rel_err"]
+        steps = [f"{100 * m:.2f} ± {100 * sd:.2f} %" for m, sd in zip(r["mean"], r["std"])]
+        if name == "secant_anchors":
+            steps[0] = f"**{steps[0]}**"
+        rows.append(f"| {label} | {v['modes']['u']} + {v['modes']['stress']} | {pct('sigma_bar_box')} "
+                    f"| {pct('sigma_bar_small')} | {pct('bias_small')} | {' | '.join(steps)} "
+                    f"| {100 * v['floor_small']['mean']:.3f} % |")
+    return "\n".join(rows)
+
+
+def scaling(d):
+    """SPON-MG's cost against the mesh size, and two DDP ranks against one."""
+    rows = ["| output DOFs | setup (hierarchy, transfers, graphs) | s / epoch / sample | cost per DOF vs 2k | "
+            "peak memory |", "|---:|---:|---:|---:|---:|"]
+    for r in d["sizes"]:
+        t = r["seconds_per_epoch_per_sample"]
+        rows.append(f"| {r['dofs']:,} | {r['setup_seconds']:.1f} s | {f'{t:.2g}' if t < 1 else f'{t:.2f}'} "
+                    f"| {r['cost_per_dof_ratio']:.2f} | {r['peak_rss_mb'] / 1000:.1f} GB |".replace(",", " "))
+    if d.get("ddp"):
+        g = d["ddp"]
+        rows.append(f"\ntwo gloo ranks against one: {g['ddp_two_rank_speedup']:.2f}× faster, weights after one "
+                    f"epoch agree to {g['weights_rel_diff_after_one_epoch']:.1e} relative")
+    return "\n".join(rows)
+
+
 def main():
     for name, fn in (("darcy", darcy), ("fe2", fe2), ("datagen", datagen), ("dns", dns),
-                     ("spon_paper", spon_paper)):
+                     ("spon_paper", spon_paper), ("equino_small_strain", equino_small_strain),
+                     ("scaling", scaling)):
         path = RESULTS / f"{name}.json"
         if path.exists():
             print(f"### {name}\n\n{fn(json.loads(path.read_text()))}\n")

@@ -65,7 +65,6 @@ p.add_argument("--seed", type=int, default=0)
 p.add_argument("--out", type=Path, default=Path("results/darcy_mg"))
 args = p.parse_args()
 args.out.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(os.cpu_count())
 
 # %%
 # The hierarchy

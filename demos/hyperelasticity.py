@@ -31,7 +31,7 @@ linear elasticity, and training learns the nonlinear correction from the
 linear displacement, a local function of it, rather than from the force. We
 compare it with linear elasticity itself. (Putting the same Green's operator
 in the decoder instead, ``interior="inverse_elasticity"``, leaves the model at
-linear elasticity: see ``benchmarks/spon_paper.py``.)
+linear elasticity: see ``benchmarks/problems/hyperelasticity.py``.)
 
 Run as a script: ``python demos/hyperelasticity.py`` (a few minutes on 2 cores).
 """
@@ -72,7 +72,6 @@ p.add_argument("--epochs", type=int, default=60)
 p.add_argument("--out", type=Path, default=Path("results/hyperelasticity"))
 args = p.parse_args()
 args.out.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(os.cpu_count())
 
 # %%
 # Data from Newton solves

@@ -28,7 +28,7 @@ which converges with the solution, not with its boundary traces. At
 
 The learned operators on this channel (steady flow for Re 5–40, and a
 time-stepping map rolled out through vortex shedding) are in
-``benchmarks/spon_paper.py``.
+``benchmarks/problems/navier_stokes_steady.py`` and ``navier_stokes_rollout.py``.
 
 Run as a script: ``python demos/navier_stokes_dfg.py`` (about 5 minutes with
 the vortex shedding at Re = 100; ``--shedding-steps 0`` skips it).
@@ -127,7 +127,7 @@ if args.shedding_steps > 0:
     # BDF2's time derivative from three velocities, and the pressure that fits
     # the momentum equation best (one saddle-point solve). On the solver's own
     # states that pressure is the solver's, so the lift is the same; this is the
-    # formula ``benchmarks/spon_paper.py`` applies to the rollouts
+    # formula ``benchmarks/problems/navier_stokes_rollout.py`` applies to the rollouts
     # (``benchmarks/results/figures/navier_stokes_rollout.png`` draws their lift
     # beside FE's).
     late = range(max(2, len(us) - 40), len(us))

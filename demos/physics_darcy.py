@@ -72,7 +72,6 @@ p.add_argument("--seed", type=int, default=0)
 p.add_argument("--out", type=Path, default=Path("results/physics_darcy"))
 args = p.parse_args()
 args.out.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(os.cpu_count())
 
 # %%
 # Problem and data

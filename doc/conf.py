@@ -63,3 +63,38 @@ sphinx_gallery_conf = {
 html_theme = "furo"
 html_title = "spon"
 html_static_path = []
+
+# the math renderer ships with the pages (MathJax 3 from the django-static-mathjax wheel, a docs extra):
+# a compute node or CI machine without a network shows the equations too
+MATHJAX_FILES = ("tex-mml-chtml.js", "output/chtml/fonts/woff-v2")
+mathjax_path = "mathjax/tex-mml-chtml.js"
+
+
+def _mathjax_es5() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("mathjax")
+    es5 = Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax" / "es5" if spec else None
+    if es5 is None or not (es5 / MATHJAX_FILES[0]).is_file():
+        raise RuntimeError("MathJax not found: install the docs extra (pip install -e '.[docs]')")
+    return es5
+
+
+def _copy_mathjax(app, exc):
+    import shutil
+
+    if exc is not None or app.builder.format != "html":
+        return
+    es5, dest = _mathjax_es5(), Path(app.outdir) / "_static" / "mathjax"
+    for rel in MATHJAX_FILES:
+        src = es5 / rel
+        if src.is_dir():
+            shutil.copytree(src, dest / rel, dirs_exist_ok=True)
+        else:
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+
+
+def setup(app):
+    _mathjax_es5()          # fail early, not after the gallery has run
+    app.connect("build-finished", _copy_mathjax)

@@ -35,6 +35,31 @@ def gallery_pages_without_figures(html_dir):
     return missing
 
 
+_OUTSIDE = re.compile(r'<(?:script|link)\b[^>]*?(?:src|href)="((?:[a-z][a-z0-9+.-]*:)?//[^"]+)"', re.I)
+
+
+def outside_assets(html_dir):
+    """``{page: [URLs]}`` of scripts and stylesheets a page loads from outside the build."""
+    found = {}
+    for page in Path(html_dir).rglob("*.html"):
+        tags = re.findall(r"<(?:script|link)\b[^>]*>", page.read_text(errors="replace"), re.I)
+        urls = [m.group(1) for t in tags if (m := _OUTSIDE.search(t))
+                and (t.lower().startswith("<script") or "stylesheet" in t.lower() or "preload" in t.lower())]
+        if urls:
+            found[str(page.relative_to(html_dir))] = sorted(set(urls))
+    return found
+
+
+def math_renderers(html_dir):
+    """The ``src`` of every MathJax script the pages load, relative to the build root, and whether it exists."""
+    found = {}
+    for page in Path(html_dir).rglob("*.html"):
+        for src in re.findall(r'<script[^>]+src="([^"]*mathjax[^"]*)"', page.read_text(errors="replace"), re.I):
+            target = (page.parent / src.split("?")[0]).resolve()
+            found[str(page.relative_to(html_dir)), src] = target.is_file() and Path(html_dir).resolve() in target.parents
+    return found
+
+
 def _fake_site(tmp_path, body):
     (tmp_path / "gallery").mkdir(parents=True)
     (tmp_path / "index.html").write_text("<html>spon</html>")
@@ -55,6 +80,28 @@ def test_pages_without_figures_are_found(tmp_path):
     assert gallery_pages_without_figures(site) == ["gallery/demo.html"]
     ok = _fake_site(tmp_path / "ok", '<img src="../_images/sphx_glr_demo_001.png" alt="">')
     assert gallery_pages_without_figures(ok) == []
+
+
+def test_scripts_from_outside_the_build_are_found(tmp_path):
+    site = _fake_site(tmp_path, '<script defer="defer" src="https://cdn.example.org/mathjax/tex-mml-chtml.js">'
+                                '</script><link rel="stylesheet" href="//fonts.example.org/a.css">')
+    assert outside_assets(site) == {"gallery/demo.html": ["//fonts.example.org/a.css",
+                                                          "https://cdn.example.org/mathjax/tex-mml-chtml.js"]}
+    local = _fake_site(tmp_path / "local", '<script src="../_static/mathjax/tex-mml-chtml.js"></script>'
+                                           '<a href="https://example.org">a link is fine</a>')
+    assert outside_assets(local) == {}
+    assert math_renderers(local) == {("gallery/demo.html", "../_static/mathjax/tex-mml-chtml.js"): False}
+
+
+def test_built_pages_load_nothing_from_outside(built_docs):
+    assert outside_assets(built_docs) == {}
+
+
+def test_built_pages_load_the_math_renderer_from_the_build(built_docs):
+    found = math_renderers(built_docs)
+    assert found, "expected MathJax on the pages with equations"
+    assert all(found.values()), [k for k, ok in found.items() if not ok]
+    assert (built_docs / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
 
 
 def test_built_pages_show_no_machine_paths(built_docs):

@@ -22,147 +22,46 @@ only, and its predictions come back to the FE nodes by bilinear interpolation.
 
 Writes ``benchmarks/results/darcy.json`` after every section::
 
-    python benchmarks/darcy.py --quick      # ≈ 26 min on 2 cores (estimated): no search, 30 epochs
-    python benchmarks/darcy.py              # the full run (see README for its time)
+    python -m benchmarks run darcy --quick      # ≈ 26 min on 2 cores (estimated): no search, 30 epochs
+    python -m benchmarks run darcy              # the full run (see README for its time)
 """
 import argparse
 import json
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("PETSC_OPTIONS", "-options_left no")
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from tqdm import trange  # noqa: E402
+from spon.atomic import atomic_write_json
+from spon.data import DarcyProblem
+from spon.fem import FENorm, GridTransfer
+from spon.mesh import MeshSpec
+from spon.models import with_mesh
 
-from spon.atomic import atomic_write_json  # noqa: E402
-from spon.data import DarcyProblem  # noqa: E402
-from spon.fem import FENorm, GridTransfer  # noqa: E402
-from spon.mesh import MeshSpec  # noqa: E402
-from spon.models import build_spon  # noqa: E402
-from spon.training import Trainer  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
+from ..baselines import fno, spon as spon_baseline
+from ..harness import RESULTS, machine, mean_std, set_threads
 
 # κ's correlation length is 0.15 of the domain's side on both domains.
 DOMAINS = {
     "square": {"mesh": "unit_square", "h": 0.2, "length_scale": 0.15, "grid": 32},
     "nonsquare": {"mesh": "l_shape", "h": 0.3, "length_scale": 0.3, "grid": 32},
 }
-SEARCH = {
-    "fno": [{"n_modes": m, "hidden_channels": w} for m in (8, 12, 16) for w in (32, 64)],
-    "spon_mg": [{"width": w, "smooth": s} for w in (16, 24, 32) for s in (1, 2)],
-}
+SEARCH = {"fno": fno.SEARCH, "spon_mg": spon_baseline.SEARCH}
 # without a search (--quick): the settings the full run's square search chose on 2026-11-30
-DEFAULT = {"fno": {"n_modes": 16, "hidden_channels": 64}, "spon_mg": {"width": 16, "smooth": 1}}
-RECIPE = {
-    "fno": "FNO's own (Li et al. 2021; neuraloperator's Darcy example): Adam lr 1e-3, weight decay 1e-4, "
-           "the rate halved every epochs/5 epochs, batch 20, per-point Gaussian normalisation of input "
-           "and output, relative L2 training loss on the grid inside the domain; inputs kappa, x, y and "
-           "the domain mask on a regular grid over the bounding box, 4 Fourier layers; scored in the FE "
-           "L2 norm after bilinear interpolation of its grid output to the FE nodes",
-    "spon_mg": "SPON's: AdamW lr 3e-3, weight decay 1e-4, one-cycle schedule, batch 16, relative FE L2 "
-               "(mass-matrix) training loss; L2-projection encoder, Dirichlet decoder (exact zero BCs), "
-               "V-cycle processor over the 3-level MeshHierarchy, coarse width 64 with 4 layers",
-}
+DEFAULT = {"fno": dict(fno.SETTINGS["fno"]), "spon_mg": dict(spon_baseline.SETTINGS)}
+RECIPE = {"fno": fno.RECIPE, "spon_mg": spon_baseline.RECIPE}
 
 
-class FNOModel:
-    """FNO trained with its own published recipe (see ``RECIPE["fno"]``)."""
-
-    def __init__(self, grid: GridTransfer, grid_u: GridTransfer, n_modes: int, hidden_channels: int, seed: int):
-        from neuralop.models import FNO
-
-        torch.manual_seed(seed)
-        self.seed = seed
-        self.net = FNO(n_modes=(n_modes, n_modes), in_channels=4, out_channels=1,
-                       hidden_channels=hidden_channels, n_layers=4)
-        self._set_grid(grid, grid_u)
-        self.params = sum(p.numel() for p in self.net.parameters())
-
-    def _set_grid(self, grid, grid_u):
-        self.grid, self.grid_u = grid, grid_u
-        gx, gy = np.meshgrid(grid.x, grid.y, indexing="xy")
-        self.mask = grid.mask.float()
-        self.const = torch.stack([torch.as_tensor(gx).float(), torch.as_tensor(gy).float(), self.mask])
-
-    def on_grid(self, grid: GridTransfer, grid_u: GridTransfer):
-        """This trained FNO sampling another mesh on ``grid`` (maybe finer: its
-        zero-shot super-resolution). The per-point normalisers are resampled
-        bilinearly to the new grid; the weights are shared."""
-        import copy
-
-        import torch.nn.functional as F
-
-        def up(t):
-            return F.interpolate(t[None, None], size=(grid.n, grid.n), mode="bilinear", align_corners=True)[0, 0]
-
-        other = copy.copy(self)
-        other._set_grid(grid, grid_u)
-        other.k_mean, other.k_std, other.u_mean, other.u_std = (
-            up(t) for t in (self.k_mean, self.k_std, self.u_mean, self.u_std))
-        return other
-
-    def _grid_out(self, K):
-        k = (self.grid.to_grid_values(K).float() - self.k_mean) / self.k_std
-        x = torch.cat([k[:, None], self.const.expand(len(K), -1, -1, -1)], dim=1)
-        return self.net(x)[:, 0] * self.u_std + self.u_mean
-
-    def fit(self, X, Y, epochs, batch=20, lr=1e-3, desc="fno"):
-        k, u = self.grid.to_grid_values(X).float(), self.grid_u.to_grid_values(Y).float()
-        self.k_mean, self.k_std = k.mean(0), k.std(0) + 1e-5      # UnitGaussianNormalizer, eps 1e-5
-        self.u_mean, self.u_std = u.mean(0), u.std(0) + 1e-5
-        mask = self.mask
-
-        def rel_l2(pred, true):                                    # LpLoss(d=2, p=2) inside the domain
-            d = ((pred - true) * mask).flatten(1).norm(dim=1)
-            return (d / (true * mask).flatten(1).norm(dim=1)).mean()
-
-        opt = torch.optim.Adam(self.net.parameters(), lr=lr, weight_decay=1e-4)
-        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, epochs // 5), gamma=0.5)
-        gen = torch.Generator().manual_seed(self.seed)
-        self.net.train()
-        for _ in trange(epochs, desc=desc, leave=False):
-            for idx in torch.randperm(len(X), generator=gen).split(batch):
-                opt.zero_grad(set_to_none=True)
-                loss = rel_l2(self._grid_out(X[idx]), u[idx])
-                loss.backward()
-                opt.step()
-            sched.step()
-        return self
-
-    @torch.no_grad()
-    def predict(self, X):
-        self.net.eval()
-        return torch.cat([self.grid.from_grid_values(self._grid_out(x).double()) for x in X.split(64)])
-
-
-class SPONMGModel:
-    """SPON-MG trained with SPON's recipe (see ``RECIPE["spon_mg"]``)."""
-
-    def __init__(self, ms: MeshSpec, width: int, smooth: int, seed: int):
-        self.spec = {"mesh": ms.to_dict(), "input": {"family": "DG", "degree": 0},
-                     "output": {"family": "CG", "degree": 1}, "encoder": "l2",
-                     "decoder": {"kind": "dirichlet", "value": 0.0, "lifting": "boundary"}, "dtype": "float32",
-                     "processor": {"kind": "mg", "width": width, "coarse_width": 64, "smooth": smooth,
-                                   "coarse_layers": 4}}
-        torch.manual_seed(seed)
-        self.model, self.seed = build_spon(self.spec), seed
-        self.params = sum(p.numel() for p in self.model.parameters())
-
-    def fit(self, X, Y, epochs, desc="spon_mg"):
-        Trainer(self.model, epochs=epochs, batch_size=16, lr=3e-3, seed=self.seed, desc=desc).fit((X, Y))
-        return self
-
-    @torch.no_grad()
-    def predict(self, X):
-        self.model.eval()
-        return torch.cat([self.model(x.float()) for x in X.split(64)]).double()
+def make_model(kind, ms, hp, seed, grid=None, grid_u=None):
+    """FNO (:mod:`benchmarks.baselines.fno`, on ``grid`` and ``grid_u``) or SPON-MG (on the mesh of
+    ``ms``) with their own recipes."""
+    if kind == "fno":
+        return fno.GridFNO(grid, grid_out=grid_u, seed=seed, **hp)
+    spec = {"mesh": ms.to_dict(), "input": {"family": "DG", "degree": 0}, "output": {"family": "CG", "degree": 1},
+            "encoder": "l2", "decoder": {"kind": "dirichlet", "value": 0.0, "lifting": "boundary"},
+            "dtype": "float32", "processor": spon_baseline.mg(**hp)}
+    return spon_baseline.SPONModel(spec, seed)
 
 
 class Domain:
@@ -194,9 +93,7 @@ class Domain:
         return X[:n], Y[:n]
 
     def make(self, kind, hp, seed):
-        if kind == "fno":
-            return FNOModel(self.grid, self.grid_u, seed=seed, **hp)
-        return SPONMGModel(self.ms, seed=seed, **hp)
+        return make_model(kind, self.ms, hp, seed, self.grid, self.grid_u)
 
     def score(self, model, split):
         X, Y = split
@@ -210,11 +107,6 @@ class Domain:
         model.fit(*self.train(n), epochs=epochs, desc=desc)
         seconds = time.perf_counter() - t0
         return model, self.score(model, split) | {"train_seconds": seconds, "epochs": epochs}
-
-
-def mean_std(values):
-    v = np.asarray(values, dtype=float)
-    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
 
 
 def search(dom, epochs, n_train, seed=0):
@@ -342,8 +234,9 @@ def main(argv=None):
     p.add_argument("--search-epochs", type=int, default=None, help="default epochs / 2")
     p.add_argument("--curve-sizes", default="50,100,200,400,800")
     p.add_argument("--curve-seeds", default=None, help="default: --seeds (the first with --quick)")
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--out", type=Path, default=HERE / "results" / "darcy.json")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: what OMP_NUM_THREADS gives torch); recorded in the JSON")
+    p.add_argument("--out", type=Path, default=RESULTS / "darcy.json")
     a = p.parse_args(argv)
     a.epochs = a.epochs or (30 if a.quick else 100)
     a.search_epochs = a.search_epochs or max(1, a.epochs // 2)
@@ -354,15 +247,13 @@ def main(argv=None):
     curve_seeds = ([int(s) for s in a.curve_seeds.split(",")] if a.curve_seeds
                    else (seeds[:1] if a.quick else seeds))
     sizes = [int(n) for n in a.curve_sizes.split(",")]
-    torch.set_num_threads(a.threads)
+    threads = set_threads(a.threads)
     t_start = time.perf_counter()
 
     out = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}
            | {"search_domains": search_domains, "curve_seeds": curve_seeds,
               "metric": "relative FE L2 error (mass matrix) on the test set, mean over test samples"},
-           "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                       "torch_threads": torch.get_num_threads(), "python": sys.version.split()[0],
-                       "torch": torch.__version__}}
+           "machine": machine(threads) | {"torch_threads": threads}}
 
     def save():
         out["total_seconds"] = time.perf_counter() - t_start
@@ -394,7 +285,7 @@ def main(argv=None):
             finals, models = seeds_section(dom, hps, seeds, a.n_train, a.epochs)
             sec.update(finals)
             if name == "square":
-                mg_fine = models["spon_mg"].model.with_mesh(dom.ms.refined().to_dict())
+                mg_fine = with_mesh(models["spon_mg"].model, dom.ms.refined().to_dict())
                 fine = DarcyProblem(dom.ms.refined(), length_scale=DOMAINS[name]["length_scale"])
                 Xf = fine.sample_inputs(a.n_test, seed=1000)
                 Yf = fine.solve(Xf)

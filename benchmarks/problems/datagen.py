@@ -36,7 +36,7 @@ from spon.atomic import atomic_write_json  # noqa: E402
 from spon.fem import lu_parameters  # noqa: E402
 from spon.mesh import MeshSpec  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]   # benchmarks/
 LU = lu_parameters()
 
 
@@ -67,9 +67,11 @@ def timed(fn, *args):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=96)
+    p.add_argument("--h", type=float, default=0.08, help="gmsh size of the unit square's base mesh")
+    p.add_argument("--refinements", type=int, default=3)
     p.add_argument("--out", type=Path, default=HERE / "results" / "datagen.json")
     a = p.parse_args(argv)
-    ms = MeshSpec("unit_square", 0.08, 3)
+    ms = MeshSpec("unit_square", a.h, a.refinements)
     out = {"settings": {"n": a.n, "mesh": ms.to_dict()},
            "machine": {"date": time.strftime("%Y-%m-%d"), "platform": platform.platform(), "cpus": os.cpu_count(),
                        "python": sys.version.split()[0]}}
@@ -107,7 +109,7 @@ def main(argv=None):
         for ranks in (1, 2):
             timing = Path(tmp) / f"t{ranks}.json"
             subprocess.run([mpiexec, "-n", str(ranks), sys.executable, "-m", "spon.data.parallel",
-                            "--problem", "darcy", "--h", "0.08", "--refinements", "3", "--n", str(a.n),
+                            "--problem", "darcy", "--h", str(a.h), "--refinements", str(a.refinements), "--n", str(a.n),
                             "--out", str(Path(tmp) / f"d{ranks}.h5"), "--timing", str(timing)],
                            env=env, check=True, capture_output=True)
             rates[ranks] = json.loads(timing.read_text())

@@ -15,8 +15,8 @@ Scale separation says the DNS reaction approaches FE²'s as N grows. Writes
 ``benchmarks/results/dns.json``, ``dns/reaction.png``, ``dns/dns_N.pvd`` (the
 micro stress of the largest specimen) and ``dns/fe2.pvd`` (reference σ̄).
 
-Run: ``python benchmarks/dns.py`` (about 25 min; needs ``benchmarks/results/fe2/equino.pt`` and
-``mlp.pt`` from ``benchmarks/fe2.py`` for the same RVE, else ``--train`` fits them here).
+Run: ``python -m benchmarks run dns`` (about 25 min; needs ``benchmarks/results/fe2/equino.pt`` and
+``mlp.pt`` from ``benchmarks/problems/fe2.py`` for the same RVE, else ``--train`` fits them here).
 """
 import argparse
 import json
@@ -46,7 +46,9 @@ from spon.multiscale.dns import DNSProblem  # noqa: E402
 from spon.multiscale.macro import FE2Material, SurrogateMaterial  # noqa: E402
 from spon.multiscale.workflow import run_macro, small_strain_sampling, train_surrogates  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
+from .fe2 import mlp_kwargs, surrogate_options  # noqa: E402
+
+HERE = Path(__file__).resolve().parents[1]   # benchmarks/
 
 
 def surrogates(a):
@@ -54,11 +56,12 @@ def surrogates(a):
     want = {"kind": "fibre", "h": a.rve_h, "degree": 2}
     files = {k: HERE / "results" / "fe2" / f"{k}.pt" for k in ("equino", "mlp")}
     if a.train or not files["equino"].is_file():
-        S = train_surrogates("fibre", h=a.rve_h, n_train=100, n_test=50)
+        S = train_surrogates("fibre", h=a.rve_h, n_train=a.train_samples, n_test=max(2, a.train_samples // 2),
+                             adam_steps=a.adam, lbfgs_steps=a.lbfgs, **mlp_kwargs(a))
         return {"equino": S["equino"], "mlp": S["mlp"]}, {"source": "trained here (train_surrogates defaults)",
                                                           "seconds": S["seconds"]}
     out = {"equino": load_surrogate(files["equino"])}
-    info = {"source": "benchmarks/results/fe2/equino.pt (trained by benchmarks/fe2.py)"}
+    info = {"source": "benchmarks/results/fe2/equino.pt (trained by benchmarks/problems/fe2.py)"}
     if files["mlp"].is_file():
         out["mlp"] = load_surrogate(files["mlp"])
         info["source"] += " and mlp.pt"
@@ -79,7 +82,7 @@ def surrogates(a):
     for k, m in out.items():
         if m.meta.get("rve") != want:
             raise ValueError(f"{files[k]}: trained on the RVE {m.meta.get('rve')}, not {want}; "
-                             "rerun benchmarks/fe2.py with this --rve-h or pass --train")
+                             "rerun the fe2 benchmark with this --rve-h or pass --train")
     return out, info
 
 
@@ -91,6 +94,10 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--macro-h", type=float, default=0.5, help="gmsh size of the homogenised unit square")
     p.add_argument("--train", action="store_true", help="fit EquiNO and the MLP here, not from fe2.py")
+    p.add_argument("--train-samples", type=int, default=100, help="with --train: training snapshots")
+    p.add_argument("--adam", type=int, default=1000, help="with --train: EquiNO's Adam steps")
+    p.add_argument("--lbfgs", type=int, default=1000, help="with --train: EquiNO's L-BFGS iterations")
+    surrogate_options(p)
     p.add_argument("--out", type=Path, default=HERE / "results" / "dns.json")
     a = p.parse_args(argv)
     torch.set_num_threads(1)

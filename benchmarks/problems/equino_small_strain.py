@@ -15,7 +15,7 @@ and POD (plain; with the linear-regime anchors at 1e-4 e_i), and reports for eac
 
 Writes ``benchmarks/results/equino_small_strain.json``.
 
-    python benchmarks/equino_small_strain.py            # about 45 min on one core (h = 0.1, 3 seeds)
+    python -m benchmarks run equino_small_strain            # about 45 min on one core (h = 0.1, 3 seeds)
 """
 import argparse
 import os
@@ -38,7 +38,7 @@ from spon.multiscale.metrics import field_errors  # noqa: E402
 from spon.multiscale.snapshots import RVEQuadrature, collect_snapshots, latin_hypercube  # noqa: E402
 from spon.multiscale.workflow import rve_problem, run_macro, small_strain_sampling  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]   # benchmarks/
 
 
 def bias(model, snaps):
@@ -78,25 +78,30 @@ def main(argv=None):
     p.add_argument("--adam", type=int, default=1000)
     p.add_argument("--lbfgs", type=int, default=1000)
     p.add_argument("--seeds", type=int, default=3, help="network seeds per variant (same snapshots)")
+    p.add_argument("--n-train", type=int, default=100, help="training snapshots")
+    p.add_argument("--n-test", type=int, default=100, help="test snapshots over the box")
+    p.add_argument("--n-small", type=int, default=50, help="test snapshots at small strains")
+    p.add_argument("--macro-h", type=float, default=8.0, help="gmsh size of Cook's membrane")
+    p.add_argument("--load-path", default="0.5,1.0", help="Cook's edge displacements (mm) of the first steps")
     p.add_argument("--out", type=Path, default=HERE / "results" / "equino_small_strain.json")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     t_all = time.perf_counter()
     rve, info = rve_problem("fibre", h=a.rve_h)
     quad = RVEQuadrature(rve)
-    train = collect_snapshots(rve, small_strain_sampling(latin_hypercube(100, 0.04, seed=0), 0.25, seed=0), quad)
-    test = collect_snapshots(rve, latin_hypercube(100, 0.04, seed=1000), quad)
-    small = collect_snapshots(rve, latin_hypercube(50, 0.0075, seed=3000), quad)
+    train = collect_snapshots(rve, small_strain_sampling(latin_hypercube(a.n_train, 0.04, seed=0), 0.25, seed=0), quad)
+    test = collect_snapshots(rve, latin_hypercube(a.n_test, 0.04, seed=1000), quad)
+    small = collect_snapshots(rve, latin_hypercube(a.n_small, 0.0075, seed=3000), quad)
     anchors = collect_snapshots(rve, 1e-4 * np.eye(3), quad)
-    mesh = gmsh_mesh("cook_membrane", h=8.0)
-    path = [0.5, 1.0]
+    mesh = gmsh_mesh("cook_membrane", h=a.macro_h)
+    path = [float(x) for x in a.load_path.split(",")]
     _, hist, secs = run_macro(mesh, FE2Material(rve, progress=True), path)
     ref = [s.reaction for s in hist]
     out = {"machine": platform.platform(), "python": sys.version.split()[0], "torch": torch.__version__,
            "threads": 1, "rve": {**info, "micro_dofs": rve.V.dim(), "quadrature_points": len(quad.weights)},
-           "snapshots": {"train": 100, "test_box": 100, "test_small": 50, "small_box": 0.0075, "box": 0.04},
+           "snapshots": {"train": a.n_train, "test_box": a.n_test, "test_small": a.n_small, "small_box": 0.0075, "box": 0.04},
            "training": {"adam": a.adam, "lbfgs": a.lbfgs, "collocation": 256, "seeds": list(range(a.seeds))},
-           "macro": {"mesh": "cook_membrane", "h": 8.0, "load_path_mm": path, "reference_reaction": ref,
+           "macro": {"mesh": "cook_membrane", "h": a.macro_h, "load_path_mm": path, "reference_reaction": ref,
                      "reference_seconds": secs},
            "basis": "sigma_bar: mean relative error over the test strains; reaction_rel_err: |R - R_ref| / |R_ref| "
                     "per load step; floor: sigma_bar error with per-strain optimal coefficients (the mode set's, "

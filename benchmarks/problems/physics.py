@@ -26,7 +26,7 @@ from spon.data import DarcyProblem  # noqa: E402
 from spon.mesh import MeshSpec  # noqa: E402
 from spon.physics import ResidualFunctional  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]   # benchmarks/
 
 
 def main(argv=None):

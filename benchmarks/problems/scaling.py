@@ -22,8 +22,8 @@
 
 Writes ``benchmarks/results/scaling.json``::
 
-    python benchmarks/scaling.py            # all (about 15 minutes on 2 cores)
-    python benchmarks/scaling.py --quick    # 3 smallest sizes, fewer samples
+    python -m benchmarks run scaling            # all (about 15 minutes on 2 cores)
+    python -m benchmarks run scaling --quick    # 3 smallest sizes, fewer samples
 """
 import argparse
 import json
@@ -39,7 +39,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("PETSC_OPTIONS", "-options_left no")
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]   # benchmarks/
 PROCESSOR = {"kind": "mg", "width": 16, "coarse_width": 64, "smooth": 1, "coarse_layers": 4}
 
 
@@ -124,7 +124,7 @@ def ddp(data: Path, batch: int, tmp: Path) -> dict:
     for i, n in enumerate((1, 2, 2, 1)):      # interleaved, so drifts of this noisy machine hit both alike
         out = tmp / f"ddp{i}.pt"
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={n}", str(script),
-               "--", str(data), str(out), str(batch), str(HERE)]
+               "--", str(data), str(out), str(batch), str(Path(__file__).resolve().parent)]
         subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
         runs[n].append(torch.load(out))
     a, b = runs[1][0]["weights_epoch1"], runs[2][0]["weights_epoch1"]
@@ -138,7 +138,7 @@ def ddp(data: Path, batch: int, tmp: Path) -> dict:
             "weights_rel_diff_after_one_epoch": ((a - b).norm() / a.norm()).item()}
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=str(HERE / "results" / "scaling.json"))
@@ -148,13 +148,17 @@ def main():
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--parts", default="sizes,ddp", help="sizes, ddp or both (a part not run keeps its "
                    "entry in --out)")
-    args = p.parse_args()
+    p.add_argument("--refinements", default=None, help="refinements of the sizes, e.g. 2,3,4 (default 2,3,4,5; "
+                   "2,3,4 with --quick)")
+    p.add_argument("--samples", type=int, default=None, help="samples per size (default 32; 16 with --quick)")
+    args = p.parse_args(argv)
     if args.worker:
         return size_worker(args)
     from spon.atomic import atomic_write_json
 
-    refinements = (2, 3, 4) if args.quick else (2, 3, 4, 5)
-    n = 16 if args.quick else 32
+    refinements = (tuple(int(r) for r in args.refinements.split(",")) if args.refinements
+                   else (2, 3, 4) if args.quick else (2, 3, 4, 5))
+    n = args.samples or (16 if args.quick else 32)
     cache = Path(tempfile.gettempdir()) / "spon_scaling_data"
     cache.mkdir(exist_ok=True)
     parts = set(args.parts.split(","))

@@ -1,7 +1,7 @@
 """Mesh transfer: a trained SPON-MG on finer and on unrelated meshes, without retraining.
 
 SPON-MG is trained once on the Darcy problem (the square of
-``benchmarks/darcy.py``) and evaluated, on fresh test samples solved on each
+``benchmarks/problems/darcy.py``) and evaluated, on fresh test samples solved on each
 mesh, on: the training mesh, the once- and twice-refined meshes, and an
 unrelated gmsh mesh of the same square. Two ways to apply it elsewhere:
 
@@ -18,30 +18,23 @@ interpolated to the new mesh), and at a grid refined like the mesh
 ("zero-shot super-resolution", its per-point normalisers upsampled
 bilinearly). Writes ``benchmarks/results/transfer.json``.
 
-    python benchmarks/transfer.py          # about 10 min on 2 cores
+    python -m benchmarks run transfer          # about 10 min on 2 cores
 """
 import argparse
-import importlib.util
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("PETSC_OPTIONS", "-options_left no")
+import torch
 
-import torch  # noqa: E402
+from spon.atomic import atomic_write_json
+from spon.data import DarcyProblem
+from spon.fem import FENorm, GridTransfer
+from spon.mesh import MeshSpec
+from spon.models import with_mesh
 
-from spon.atomic import atomic_write_json  # noqa: E402
-from spon.data import DarcyProblem  # noqa: E402
-from spon.fem import FENorm, GridTransfer  # noqa: E402
-from spon.mesh import MeshSpec  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("darcy_bench", HERE / "darcy.py")
-darcy = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(darcy)
+from ..baselines import fno as fno_baseline
+from ..harness import RESULTS, machine, set_threads
+from . import darcy
 
 
 def main(argv=None):
@@ -51,10 +44,11 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--unrelated-h", type=float, default=0.045, help="gmsh size of the unrelated mesh (no refinement)")
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--out", type=Path, default=HERE / "results" / "transfer.json")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: what OMP_NUM_THREADS gives torch); recorded in the JSON")
+    p.add_argument("--out", type=Path, default=RESULTS / "transfer.json")
     a = p.parse_args(argv)
-    torch.set_num_threads(a.threads)
+    threads = set_threads(a.threads)
     t_start = time.perf_counter()
     dom = darcy.DOMAINS["square"]
     train_ms = MeshSpec(dom["mesh"], dom["h"], 2)
@@ -64,14 +58,14 @@ def main(argv=None):
     X = prob.sample_inputs(a.n_train, seed=a.seed)
     Y = prob.solve(X)
     hp = darcy.DEFAULT["spon_mg"]
-    mg = darcy.SPONMGModel(train_ms, seed=a.seed, **hp)
+    mg = darcy.make_model("spon_mg", train_ms, hp, a.seed)
     t0 = time.perf_counter()
     mg.fit(X, Y, a.epochs)
     t_mg = time.perf_counter() - t0
     grid, grid_u = GridTransfer(prob.input_space, prob.output_space, n=dom["grid"]), GridTransfer(
         prob.output_space, n=dom["grid"])
     fhp = darcy.DEFAULT["fno"]
-    fno = darcy.FNOModel(grid, grid_u, seed=a.seed, **fhp)
+    fno = fno_baseline.GridFNO(grid, grid_out=grid_u, seed=a.seed, **fhp)
     t0 = time.perf_counter()
     fno.fit(X, Y, a.epochs)
     t_fno = time.perf_counter() - t0
@@ -95,7 +89,7 @@ def main(argv=None):
             on = mg.model.on_spaces(pr.input_space, V, pr.bcs)
             row["spon_mg_on_spaces"] = score(torch.cat([on(x.float()) for x in Xt.split(16)]).double())
             if name != "unrelated":
-                moved = mg.model if name == "train" else mg.model.with_mesh(ms.to_dict())
+                moved = mg.model if name == "train" else with_mesh(mg.model, ms.to_dict())
                 row["spon_mg_with_mesh"] = score(torch.cat([moved(x.float()) for x in Xt.split(16)]).double())
         g, gu = GridTransfer(pr.input_space, V, n=dom["grid"]), GridTransfer(V, n=dom["grid"])
         row["fno_training_grid"] = score(fno.on_grid(g, gu).predict(Xt))
@@ -110,8 +104,7 @@ def main(argv=None):
            | {"train_mesh": train_ms.to_dict(), "length_scale": ls, "spon_mg": hp, "fno": fhp,
               "train_seconds": {"spon_mg": t_mg, "fno": t_fno},
               "metric": "relative FE L2 error on fresh test samples solved on each mesh"},
-           "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0],
-                       "torch": torch.__version__},
+           "machine": machine(threads),
            "meshes": rows,
            "refined_1_over_train": rows["refined_1"]["spon_mg_on_spaces"]["rel_l2"] / base,
            "refined_2_over_train": rows["refined_2"]["spon_mg_on_spaces"]["rel_l2"] / base,

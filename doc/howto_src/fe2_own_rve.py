@@ -178,4 +178,4 @@ for ax in axes:
 # To check that FE² with your cell predicts the heterogeneous structure,
 # :func:`~spon.mesh.tile_rve_msh` tiles the cell's own mesh N × N times and
 # :class:`~spon.multiscale.DNSProblem` solves that specimen with every
-# inclusion resolved (``benchmarks/dns.py`` does this for N up to 12).
+# inclusion resolved (``benchmarks/problems/dns.py`` does this for N up to 12).

@@ -4,7 +4,7 @@
 field (two Matérn components, CG1). The pressure is fixed up to a constant by
 its nullspace and set to mean zero. The output is the velocity in [CG2]², whose
 divergence is zero only weakly (against P1): a model with an exactly
-divergence-free decoder is compared against it in ``benchmarks/spon_paper.py``.
+divergence-free decoder is compared against it in ``benchmarks/problems/stokes.py``.
 With ``pressure=True`` the output is the pair (u, p) on the Taylor–Hood space
 itself, a mixed dataset (``spon datagen --problem stokes --pressure``).
 """

@@ -1,0 +1,1 @@
+"""Baselines every problem compares against: the grid FNO, SPON's own recipe, least squares."""

@@ -1,0 +1,192 @@
+"""What every benchmark shares: threads, the seed loop, timing, summaries, JSON results.
+
+A model in a benchmark follows one small protocol (:class:`Model`): ``fit(X, Y,
+epochs, desc)`` returns the model, ``predict(X)`` the predictions on the output
+space's DOFs (float64), ``params`` counts its weights and ``recipe`` says in
+words how it was trained. :func:`run_seeds` trains and scores one kind for
+every seed; :func:`summary` turns the runs into the mean ± std a table prints;
+:class:`Results` keeps a result file up to date after every section, atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Protocol
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("PETSC_OPTIONS", "-options_left no")
+
+import numpy as np  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class Model(Protocol):
+    params: int
+    recipe: str
+
+    def fit(self, X, Y, epochs: int, desc: str = "") -> "Model": ...
+
+    def predict(self, X): ...
+
+
+def set_threads(threads: int | None) -> int:
+    """torch's thread count: ``threads`` if given, else what the user's ``OMP_NUM_THREADS``
+    already gave torch (never more). Returns the count, for the JSON record."""
+    import torch
+
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"--threads: expected at least 1, got {threads}")
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+def machine(threads: int) -> dict:
+    import torch
+
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0],
+            "torch": torch.__version__, "threads": threads, "date": time.strftime("%Y-%m-%d")}
+
+
+def parameter_count(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def run_seeds(kind: str, seeds, make: Callable, fit: Callable, score: Callable, log=print) -> list:
+    """For each seed: ``m = make(seed)``, ``fit(m, seed)`` (timed), then ``score(m)``, a dict.
+
+    Returns one record per seed: ``seed``, the score, ``train_seconds`` and ``params``."""
+    runs = []
+    for seed in seeds:
+        m = make(seed)
+        t0 = time.perf_counter()
+        m = fit(m, seed) or m
+        secs = time.perf_counter() - t0
+        runs.append({"seed": seed, **score(m), "train_seconds": secs, "params": m.params})
+        log(kind, {k: v for k, v in runs[-1].items() if not isinstance(v, list)}, flush=True)
+    return runs
+
+
+def mean_std(values):
+    v = np.asarray(values, dtype=float)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def summary(runs, *maxima) -> dict:
+    """Mean ± std of the seeds' ``rel_l2``, the worst boundary error (and ``maxima``), mean time."""
+    r = np.array([x["rel_l2"] for x in runs])
+    return {"rel_l2": float(r.mean()), "rel_l2_std": float(r.std(ddof=1)) if len(r) > 1 else None,
+            **{k: max(x[k] for x in runs) for k in (*maxima, "max_boundary_error")},
+            "train_seconds": float(np.mean([x["train_seconds"] for x in runs])), "params": runs[0]["params"]}
+
+
+class Results:
+    """A JSON result file, read if it exists, written atomically after every change."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.data = json.loads(self.path.read_text()) if self.path.is_file() else {}
+
+    def __getitem__(self, key):
+        return self.data[key]
+
+    def __setitem__(self, key, value):
+        self.data[key] = value
+        self.save()
+
+    def __contains__(self, key):
+        return key in self.data
+
+    def get(self, key, default=None):
+        return self.data.get(key, default)
+
+    def save(self):
+        from spon.atomic import atomic_write_json
+
+        atomic_write_json(self.path, self.data)
+
+
+def data_path_check(grid) -> dict:
+    """A linear field survives FE → grid (inside) and grid → FE (at every node of the output space)
+    exactly, in 2D or 3D: the maps every grid baseline sees its data through."""
+    import firedrake as fd
+    import torch
+
+    coef = (0.3, -0.2, 0.1)[:grid.dim]
+
+    def lin(S):
+        X = fd.SpatialCoordinate(S.mesh())
+        return torch.as_tensor(fd.Function(S).interpolate(1 + sum(c * xi for c, xi in zip(coef, X)))
+                               .dat.data_ro.copy())[None]
+
+    coords = np.meshgrid(*grid.axes[::-1], indexing="ij")[::-1]
+    exact = torch.as_tensor(1 + sum(c * g for c, g in zip(coef, coords)))
+    to = (grid.to_grid_values(lin(grid.U))[0] - exact)[grid.mask].abs().max().item()
+    back = (grid.from_grid_values(exact[None]) - lin(grid.V)).abs().max().item()
+    return {"fe_to_grid_inside": to, "grid_to_fe": back}
+
+
+def l2_project_rows(Y, V, W):
+    """Each row of ``Y`` (a function on ``V``) L²-projected onto ``W`` (one LU factorisation)."""
+    import firedrake as fd
+    import torch
+
+    w, v = fd.TrialFunction(W), fd.TestFunction(W)
+    proj = fd.LinearSolver(fd.assemble(fd.inner(w, v) * fd.dx), solver_parameters={"ksp_type": "preonly",
+                                                                                      "pc_type": "lu"})
+    u, x = fd.Function(V), fd.Function(W)
+    T = torch.empty(len(Y), W.dim(), dtype=torch.float64)
+    for i in range(len(Y)):
+        u.dat.data[:] = Y[i].reshape(u.dat.data.shape).numpy()
+        proj.solve(x, fd.assemble(fd.inner(u, v) * fd.dx))
+        T[i] = torch.as_tensor(x.dat.data_ro)
+    return T
+
+
+def section_parser(description: str) -> argparse.ArgumentParser:
+    """The options every SPON-paper section takes (its own come on top)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="1 seed, 100 training samples, 30 epochs")
+    p.add_argument("--n-train", type=int, default=None)
+    p.add_argument("--n-test", type=int, default=100)
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--seeds", type=int, default=None)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first-seed … first-seed + seeds - 1 (to add seeds to an earlier run, in another file)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: what OMP_NUM_THREADS gives torch); recorded in the JSON")
+    p.add_argument("--out", type=Path, default=RESULTS / "spon_paper.json")
+    return p
+
+
+def section_main(name: str, add_arguments: Callable, run: Callable, doc: str) -> Callable:
+    """``main(argv)`` of one section of ``spon_paper.json``: parse, run, record under ``name``."""
+    def main(argv=None):
+        p = section_parser(doc.split("\n\n")[0])
+        add_arguments(p)
+        a = p.parse_args(argv)
+        a.n_train = a.n_train or (100 if a.quick else 200)
+        a.epochs = a.epochs or (30 if a.quick else 60)
+        a.seeds = a.seeds or (1 if a.quick else 3)
+        a.seed_list = list(range(a.first_seed, a.first_seed + a.seeds))
+        threads = set_threads(a.threads)
+        out = Results(a.out)
+        out.data["machine"] = machine(threads)
+        out.data["metric"] = "relative FE L2 error on the same test samples, mean over seeds"
+        t0 = time.perf_counter()
+        sec = run(a, out)
+        out[name] = sec | {"total_seconds": time.perf_counter() - t0}
+        for k, v in sec.items():
+            if isinstance(v, dict) and "rel_l2" in v and "max_boundary_error" in v:
+                print(f"{name} {k:16s} rel L2 {v['rel_l2']:.4f} ± {v.get('rel_l2_std') or 0:.4f}  "
+                      f"max boundary error {v['max_boundary_error']:.1e}")
+        print(f"wrote {a.out} ({time.perf_counter() - t0:.0f} s)")
+        return out.data
+    main.__doc__ = doc
+    return main
