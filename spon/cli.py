@@ -437,10 +437,9 @@ def cmd_fe2(cfg) -> int:
         exe = shutil.which("mpiexec")
         if exe is None:
             raise UsageError("--nproc: needs mpiexec on PATH (Debian: openmpi-bin)")
-        env = {"OMP_NUM_THREADS": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1", **os.environ}
-        if os.geteuid() == 0:   # OpenMPI refuses root unless told
-            env = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", **env}
-        return subprocess.call([exe, "-n", str(cfg["nproc"]), sys.executable, "-m", "spon.cli", *_ARGV], env=env)
+        from .ensemble import mpiexec_env
+        return subprocess.call([exe, "-n", str(cfg["nproc"]), sys.executable, "-m", "spon.cli", *_ARGV],
+                               env=mpiexec_env(), stdin=subprocess.DEVNULL)
     ens = fd.Ensemble(world, 1) if world.size > 1 else None
     comm = {"comm": ens.comm} if ens is not None else {}
     mats = None

@@ -1,5 +1,4 @@
 """Scale-out on firedrake.Ensemble: `mpiexec -n 2` generation equals the one-process result."""
-import os
 import shutil
 import subprocess
 import sys
@@ -8,6 +7,7 @@ import pytest
 import torch
 
 from spon.data import FEDataset, generate_dataset_ensemble
+from spon.ensemble import mpiexec_env
 from spon.mesh import MeshSpec
 
 MPIEXEC = shutil.which("mpiexec")
@@ -15,10 +15,9 @@ ARGS = ["--problem", "darcy", "--h", "0.25", "--refinements", "1", "--n", "9", "
 
 
 def mpirun(n, *args, timeout=600):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMPI_ALLOW_RUN_AS_ROOT": "1",
-           "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"}
+    env = {**mpiexec_env(), "OMP_NUM_THREADS": "1"}
     return subprocess.run([MPIEXEC, "-n", str(n), sys.executable, *args], env=env, timeout=timeout,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
 @pytest.mark.skipif(MPIEXEC is None, reason="needs mpiexec (Debian's openmpi-bin, installed by make)")

@@ -34,6 +34,7 @@ import firedrake as fd  # noqa: E402
 from spon.data import DarcyProblem, PoissonProblem  # noqa: E402
 from spon.atomic import atomic_write_json  # noqa: E402
 from spon.fem import lu_parameters  # noqa: E402
+from spon.ensemble import mpiexec_env  # noqa: E402
 from spon.mesh import MeshSpec  # noqa: E402
 
 HERE = Path(__file__).resolve().parents[1]   # benchmarks/
@@ -102,8 +103,7 @@ def main(argv=None):
     out["poisson_reuse_speedup"] = out["poisson"]["speedup"]
 
     mpiexec = shutil.which("mpiexec")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMPI_ALLOW_RUN_AS_ROOT": "1",
-           "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_rmaps_base_oversubscribe": "1"}
+    env = {**mpiexec_env(), "OMP_NUM_THREADS": "1"}
     rates = {}
     with tempfile.TemporaryDirectory() as tmp:
         for ranks in (1, 2):

@@ -61,7 +61,8 @@ def add_arguments(p):
     p.add_argument("--ns-spinup", type=int, default=800, help="time steps before recording (shedding settles)")
     p.add_argument("--ns-record", type=int, default=250)
     p.add_argument("--ns-window", type=int, default=60, help="recorded steps the one-step map learns from")
-    p.add_argument("--ns-epochs", type=int, default=40)
+    p.add_argument("--ns-epochs", type=int, default=None, help="epochs of every rollout model (default 40; 10 "
+                   "with --quick)")
     p.add_argument("--ns-rollout-batch", type=int, default=4, help="batch of spon_mg_leapfrog")
     p.add_argument("--ns-unroll", type=int, default=3, help="spon_mg_unrolled: the most pushforward steps")
     p.add_argument("--ns-noise", type=float, default=0.3,
@@ -74,6 +75,7 @@ def add_arguments(p):
 
 
 def run(a, out):
+    a.ns_epochs = a.ns_epochs or (10 if a.quick else 40)
     """DFG 2D-2 (U_m = 1.5, Re = 100): vortex shedding on the operators' mesh. The FE solution (BDF2,
     dt = 0.01, from rest) is spun up until it sheds periodically, then recorded; a one-step map
     u_n -> u_(n+k) is learned from the first part of the record and rolled out past it. Strouhal numbers

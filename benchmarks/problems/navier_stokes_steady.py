@@ -32,7 +32,8 @@ def add_arguments(p):
     p.add_argument("--ns-grid", type=int, default=64, help="FNO grid points per side on the channel's box")
     p.add_argument("--ns-models", default="spon_mg,spon_graph,fno,spon_mg_mixed,spon_mg_divfree",
                    help="models of navier_stokes_steady")
-    p.add_argument("--ns-steady-epochs", type=int, default=100, help="epochs of every navier_stokes_steady model")
+    p.add_argument("--ns-steady-epochs", type=int, default=None,
+                   help="epochs of every navier_stokes_steady model (default 100; 30 with --quick)")
     p.add_argument("--ns-batch", type=int, default=4, help="batch of the SPON models in navier_stokes_steady")
     p.add_argument("--ns-lr", type=float, default=1e-3,
                    help="peak one-cycle rate of the SPON models in navier_stokes_steady")
@@ -105,6 +106,7 @@ def channel_divfree(ch, w_s, U_m, Y, te):
 
 
 def run(a, out):
+    a.ns_steady_epochs = a.ns_steady_epochs or (30 if a.quick else 100)
     ms = MeshSpec("dfg_cylinder", a.ns_h, 1)
     ch = DFGChannel(ms)
     V = ch.V
@@ -143,15 +145,18 @@ def run(a, out):
     base = {"mesh": ms.to_dict(), "input": {"family": "CG", "degree": 2, "shape": [2]},
             "output": {"family": "CG", "degree": 2, "shape": [2]}, "encoder": "l2",
             "decoder": {"kind": "dirichlet", "value": 0.0, "boundary": BOUNDARY}, "dtype": "float32"}
-    procs = {"spon_mg": spon_baseline.mg(linear_skip=True), "spon_graph": {**spon_baseline.GRAPH, "linear_skip": True}}
+    procs = {"spon_mg": spon_baseline.mg(linear_skip=True),
+             "spon_graph": {**spon_baseline.GRAPH, "linear_skip": True}}
     TH = {"mixed": [{"family": "CG", "degree": 2, "shape": [2]}, {"family": "CG", "degree": 1}]}
-    specs = {"spon_mg_mixed": {**base, "input": TH, "output": TH, "encoder": "coefficients", "processor": procs["spon_mg"],
-                               "decoder": {"kind": "mixed", "parts": [dict(base["decoder"]), {"kind": "coefficients"}]}},
+    mixed = {"kind": "mixed", "parts": [dict(base["decoder"]), {"kind": "coefficients"}]}
+    specs = {"spon_mg_mixed": {**base, "input": TH, "output": TH, "encoder": "coefficients", "decoder": mixed,
+                               "processor": procs["spon_mg"]},
              "spon_mg_divfree": {**base, "input": {"family": "CG", "degree": 2}, "encoder": "coefficients",
                                  "output": {"family": "RT", "degree": 2},
                                  "decoder": {"kind": "divergence_free", "boundary": BOUNDARY},
                                  "processor": procs["spon_mg"]},
-             "spon_mg": {**base, "processor": procs["spon_mg"]}, "spon_graph": {**base, "processor": procs["spon_graph"]}}
+             "spon_mg": {**base, "processor": procs["spon_mg"]},
+             "spon_graph": {**base, "processor": procs["spon_graph"]}}
     if "spon_mg_divfree" in a.ns_models.split(","):
         divfree = channel_divfree(ch, w_s, U_m, Y, te)
         sec["divfree"] = divfree["info"]
