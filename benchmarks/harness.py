@@ -73,6 +73,16 @@ def run_seeds(kind: str, seeds, make: Callable, fit: Callable, score: Callable, 
     return runs
 
 
+def generate(prob, n: int, flat: bool = True, seed: int = 0):
+    """``(X, Y, seconds)``: ``n`` inputs of a :mod:`spon.data` problem (rows flattened with ``flat``),
+    their FE solutions, and the time both took."""
+    t0 = time.perf_counter()
+    X = prob.sample_inputs(n, seed=seed)
+    X = X.reshape(n, -1) if flat else X
+    Y = prob.solve(X)
+    return X, Y, time.perf_counter() - t0
+
+
 def mean_std(values):
     v = np.asarray(values, dtype=float)
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0

@@ -5,8 +5,6 @@ setting: 8 modes per direction, width 20; trilinear back to the nodes)::
 
     python -m benchmarks run poisson3d --quick
 """
-import time
-
 import torch
 
 from spon.data import DarcyProblem
@@ -14,7 +12,7 @@ from spon.fem import FENorm, GridTransfer
 from spon.mesh import MeshSpec, build_hierarchy
 
 from ..baselines import fno, spon as spon_baseline
-from ..harness import data_path_check, run_seeds, section_main, summary
+from ..harness import data_path_check, generate, run_seeds, section_main, summary
 
 
 def add_arguments(p):
@@ -27,11 +25,8 @@ def add_arguments(p):
 def run(a, out):
     ms = MeshSpec("cube_hole", a.h3d, 2)
     prob = DarcyProblem(ms, smoothness=2.5, length_scale=0.3)
-    t0 = time.perf_counter()
     n = a.n_test + a.n_train
-    X = prob.sample_inputs(n, seed=0)
-    Y = prob.solve(X)
-    data_seconds = time.perf_counter() - t0
+    X, Y, data_seconds = generate(prob, n, flat=False)
     V = prob.output_space
     norm, bdofs = FENorm(V), torch.as_tensor(prob.bcs[0].nodes)
     sec = {"problem": prob.metadata(), "dofs": V.dim(), "cells": prob.mesh.num_cells(),

@@ -5,8 +5,6 @@ the grid, bilinear back to the [CG2]² nodes), all scored against the Taylor–H
 
     python -m benchmarks run stokes --quick
 """
-import time
-
 import firedrake as fd
 import numpy as np
 import torch
@@ -16,7 +14,7 @@ from spon.fem import GridTransfer
 from spon.mesh import MeshSpec
 
 from ..baselines import fno, spon as spon_baseline
-from ..harness import data_path_check, l2_project_rows, run_seeds, section_main, summary
+from ..harness import data_path_check, generate, l2_project_rows, run_seeds, section_main, summary
 
 
 def add_arguments(p):
@@ -27,11 +25,8 @@ def add_arguments(p):
 def run(a, out):
     ms = MeshSpec("unit_square", a.stokes_h, 2)
     prob = StokesProblem(ms)
-    t0 = time.perf_counter()
     n = a.n_test + a.n_train
-    X = prob.sample_inputs(n, seed=0).reshape(n, -1)
-    Y = prob.solve(X)
-    data_seconds = time.perf_counter() - t0
+    X, Y, data_seconds = generate(prob, n)
     mesh, V = prob.mesh, prob.output_space
     RT = fd.FunctionSpace(mesh, "RT", 2)
     T = l2_project_rows(Y, V, RT)     # targets of the divergence-free model: the TH velocity's L2 projection
