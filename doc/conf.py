@@ -58,6 +58,8 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "min_reported_time": 0,
     "matplotlib_animations": False,
+    # its tables load jQuery, DataTables and Bootstrap from CDNs: no page may load anything from outside
+    "write_computation_times": False,
 }
 
 html_theme = "furo"
