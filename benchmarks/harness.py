@@ -83,6 +83,11 @@ def generate(prob, n: int, flat: bool = True, seed: int = 0):
     return X, Y, time.perf_counter() - t0
 
 
+def seeds_of(kind: str, a) -> list:
+    """The seeds a kind trains for: one for the least-squares operator (nothing in it is random)."""
+    return a.seed_list[:1] if kind == "least_squares" else a.seed_list
+
+
 def mean_std(values):
     v = np.asarray(values, dtype=float)
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
@@ -96,17 +101,40 @@ def summary(runs, *maxima) -> dict:
             "train_seconds": float(np.mean([x["train_seconds"] for x in runs])), "params": runs[0]["params"]}
 
 
-class Results:
-    """A JSON result file, read if it exists, written atomically after every change."""
+# what must agree for runs on the same data to share one section
+SAME_DATA = ("n_train", "n_test", "problem", "mesh", "dofs", "velocity_dofs", "ns_train", "ns_test")
 
-    def __init__(self, path):
+
+def merge_section(old: dict, new: dict, key: str) -> dict:
+    """``old`` with the models of ``new`` put in (their runs and summaries) and the rest kept:
+    a model added to a table without rerunning the others. Refused unless the data agree."""
+    differ = [k for k in SAME_DATA if k in old and k in new and old[k] != new[k]]
+    if differ:
+        raise ValueError(f"--merge: the {key!r} section in the result file was made on other data "
+                         f"({', '.join(differ)} differ); write to another --out")
+    out = {**old, "runs": {**old.get("runs", {}), **new.get("runs", {})}}
+    for kind in new.get("runs", {}):
+        out[kind] = new[kind]
+    stamp = {"date": time.strftime("%Y-%m-%d"), "machine": platform.platform()}
+    out["merged"] = {**old.get("merged", {}), **{kind: stamp for kind in new.get("runs", {})}}
+    return out
+
+
+class Results:
+    """A JSON result file, read if it exists, written atomically after every change. Sections
+    named in ``merge`` take new models into what the file held (:func:`merge_section`)."""
+
+    def __init__(self, path, merge=()):
         self.path = Path(path)
         self.data = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        self.loaded, self.merge = dict(self.data), set(merge)
 
     def __getitem__(self, key):
         return self.data[key]
 
     def __setitem__(self, key, value):
+        if key in self.merge and isinstance(self.loaded.get(key), dict):
+            value = merge_section(self.loaded[key], value, key)
         self.data[key] = value
         self.save()
 
@@ -172,6 +200,8 @@ def section_parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: what OMP_NUM_THREADS gives torch); recorded in the JSON")
     p.add_argument("--out", type=Path, default=RESULTS / "spon_paper.json")
+    p.add_argument("--merge", action="store_true",
+                   help="add the models run now to the section in --out (same data), keeping the others")
     return p
 
 
@@ -186,12 +216,14 @@ def section_main(name: str, add_arguments: Callable, run: Callable, doc: str) ->
         a.seeds = a.seeds or (1 if a.quick else 3)
         a.seed_list = list(range(a.first_seed, a.first_seed + a.seeds))
         threads = set_threads(a.threads)
-        out = Results(a.out)
-        out.data["machine"] = machine(threads)
-        out.data["metric"] = "relative FE L2 error on the same test samples, mean over seeds"
+        out = Results(a.out, merge=[name] if a.merge else ())
+        if not a.merge:             # a merged model records its machine beside its date
+            out.data["machine"] = machine(threads)
+            out.data["metric"] = "relative FE L2 error on the same test samples, mean over seeds"
         t0 = time.perf_counter()
         sec = run(a, out)
-        out[name] = sec | {"total_seconds": time.perf_counter() - t0}
+        if not a.merge:
+            out[name] = sec | {"total_seconds": time.perf_counter() - t0}
         for k, v in sec.items():
             if isinstance(v, dict) and "rel_l2" in v and "max_boundary_error" in v:
                 print(f"{name} {k:16s} rel L2 {v['rel_l2']:.4f} ± {v.get('rel_l2_std') or 0:.4f}  "

@@ -28,6 +28,10 @@ def darcy(d):
                         f"| {_pm(et['rel_l2_mean'], et['rel_l2_std'])} ({min(et['epochs'])}–{max(et['epochs'])} ep.) "
                         f"| {r['params']:,} | {r['train_seconds']:.0f} | {r['max_boundary_error']:.1e} "
                         f"| {r['hyperparameters']} |")
+        if "least_squares" in sec:
+            r = sec["least_squares"]
+            rows.append(f"| {label} | least squares (no network) | {r['rel_l2']:.3f} | | — | {r['train_seconds']:.0f} "
+                        f"| {r['max_boundary_error']:.1e} | α {r['alpha']:.0e} (validation) |")
         ratio = sec["spon_mg_over_fno"]
         rows.append(f"| {label} | SPON-MG / FNO | {ratio['equal_epochs']:.2f} | {ratio['equal_time']:.2f} | | | | |")
     out = "\n".join(rows)
@@ -86,7 +90,8 @@ _LABELS = {"spon_mg": "SPON-MG", "spon_mg_green": "SPON-MG, linear-elasticity Gr
            "spon_mg_unrolled": "SPON-MG increment map, trained with input noise and pushforward steps",
            "spon_mg_leapfrog": "SPON-MG, second-order (leapfrog) map: learns u_n+k − 2u_n + u_n−k",
            "fno_leapfrog": "FNO (masked grid), second-order (leapfrog) map",
-           "linear_leapfrog": "linear second-order map a = −λ(u − c), least squares, no network"}
+           "linear_leapfrog": "linear second-order map a = −λ(u − c), least squares, no network",
+           "least_squares": "least squares on the DOFs (ridge, α on validation), no network"}
 
 
 def spon_paper(d):
@@ -121,7 +126,8 @@ def spon_paper(d):
                 if r.get("strouhal_from_lift_rel_err_mean") is not None:
                     st, sd = r["strouhal_from_lift_rel_err_mean"], r.get("strouhal_from_lift_rel_err_std")
                     other.append(f"from the lift {100 * st:.1f}{'' if sd is None else f' ± {100 * sd:.1f}'} %")
-            seeds = len(runs) if "seed" in runs[0] else "—"          # no seed: nothing random (no network)
+            # no seed: nothing random (no network)
+            seeds = len(runs) if "seed" in runs[0] and model != "least_squares" else "—"
             rows.append(f"| {label} | {_LABELS.get(model, model)} | {seeds} | "
                         f"{r['rel_l2']:.3f}{'' if std is None else f' ± {std:.3f}'} | {r['max_boundary_error']:.0e} "
                         f"| {'; '.join(other)} |")

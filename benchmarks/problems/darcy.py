@@ -40,6 +40,7 @@ from spon.mesh import MeshSpec
 from spon.models import with_mesh
 
 from ..baselines import fno, spon as spon_baseline
+from ..baselines.least_squares import RECIPE as LS_RECIPE, LeastSquaresOperator
 from ..harness import RESULTS, machine, mean_std, set_threads
 
 # κ's correlation length is 0.15 of the domain's side on both domains.
@@ -107,6 +108,15 @@ class Domain:
         model.fit(*self.train(n), epochs=epochs, desc=desc)
         seconds = time.perf_counter() - t0
         return model, self.score(model, split) | {"train_seconds": seconds, "epochs": epochs}
+
+
+def least_squares_section(dom, n_train):
+    """The least-squares operator on the same training and test samples (nothing random: one fit)."""
+    t0 = time.perf_counter()
+    op = LeastSquaresOperator(error=lambda P, Y: dom.norm.relative_error(P, Y).mean().item()).fit(*dom.train(n_train))
+    secs = time.perf_counter() - t0
+    return dom.score(op, dom.test) | {"train_seconds": secs, "alpha": op.alpha, "n_train": n_train,
+                                      "validation": op.validation, "recipe": LS_RECIPE}
 
 
 def search(dom, epochs, n_train, seed=0):
@@ -220,7 +230,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="≈ 26 min: no search (the full run's choice), 30 epochs, "
                                                         "curve on one seed")
-    p.add_argument("--sections", default="square,nonsquare,curve")
+    p.add_argument("--sections", default="square,nonsquare,curve",
+                   help="square, nonsquare, curve; or least_squares alone: the least-squares row of both "
+                        "domains, added to --out")
     p.add_argument("--search-domains", default=None,
                    help="domains that run the search (default: all, none with --quick); the others use the "
                         "square's choice if it ran, else the defaults")
@@ -260,6 +272,19 @@ def main(argv=None):
         atomic_write_json(a.out, out)
         print(f"wrote {a.out} ({out['total_seconds']:.0f} s)", flush=True)
 
+    if sections == ["least_squares"]:       # one more row in an existing darcy.json, same data
+        prior = json.loads(a.out.read_text()) if a.out.is_file() else out
+        for name in DOMAINS:
+            # the pool of the run that made --out (the square's held the data-size curve's samples too),
+            # so the same seed gives the same test and training samples
+            pool = max(a.n_train, max(sizes)) if name == "square" else a.n_train
+            dom = Domain(name, **DOMAINS[name], n_test=a.n_test, n_val=a.n_val, n_pool=pool)
+            if name in prior and prior[name]["domain"]["dofs"] != dom.info["dofs"]:
+                raise ValueError(f"--out: its {name} section was made on another mesh")
+            prior.setdefault(name, {"domain": dom.info})["least_squares"] = least_squares_section(dom, a.n_train)
+            print(name, "least_squares", prior[name]["least_squares"]["rel_l2"], flush=True)
+            atomic_write_json(a.out, prior)
+        return prior
     chosen = {}
     if a.search_from is not None:
         prior = json.loads(a.search_from.read_text())

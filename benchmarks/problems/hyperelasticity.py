@@ -27,7 +27,8 @@ from spon.fem import FENorm, GridTransfer
 from spon.mesh import MeshSpec
 
 from ..baselines import fno, spon as spon_baseline
-from ..harness import data_path_check, generate, run_seeds, section_main, summary
+from ..baselines.least_squares import RECIPE as LS_RECIPE, LeastSquaresOperator
+from ..harness import data_path_check, generate, run_seeds, section_main, seeds_of, summary
 
 MODELS = "spon_mg,spon_mg_green,spon_mg_linear,spon_mg_force,spon_graph,fno,fno_linear"
 RECIPE = {"fno": fno.RECIPE.replace("kappa", "f_x, f_y"),
@@ -53,7 +54,7 @@ RECIPE = {"fno": fno.RECIPE.replace("kappa", "f_x, f_y"),
                            "the force through (so the untrained model is linear elasticity) and learns a force "
                            "correction from the displacement, a local quantity, which the decoder's Green's "
                            "operator turns into the displacement correction; SPON's learning rate 3e-3",
-          "fno3d": fno.RECIPE_3D,
+          "fno3d": fno.RECIPE_3D, "least_squares": LS_RECIPE,
           "fno_linear": "the FNO recipe with the linear elastic displacement (the same solve as spon_mg_linear's "
                         "encoder) as its input channels in place of the body force"}
 SETTINGS = {"fno": dict(fno.SETTINGS["fno"]), "spon_mg": dict(spon_baseline.SETTINGS),
@@ -84,7 +85,8 @@ def spon_spec(ms, kind, lame):
 def add_arguments(p):
     p.add_argument("--h", type=float, default=6.0, help="gmsh size of Cook's membrane base mesh (mm)")
     p.add_argument("--grid", type=int, default=32)
-    p.add_argument("--hyper-models", default=MODELS, help="models of the hyperelasticity section")
+    p.add_argument("--hyper-models", default=MODELS, help="models of the hyperelasticity section (also: "
+                   "least_squares)")
 
 
 def run(a, out):
@@ -124,13 +126,15 @@ def run(a, out):
         xtr, xte = (Ltr, Lte) if kind == "fno_linear" else (Xtr, Xte)     # FNO sees the linear solution too
 
         def make(seed, kind=kind):
+            if kind == "least_squares":
+                return LeastSquaresOperator(error=lambda P, Y: norm.relative_error(P, Y).mean().item())
             if kind.startswith("fno"):
                 return fno.GridFNO(grid, seed=seed, c=2, **SETTINGS["fno"])
             # the Green-decoder model starts at the linear solve and is fine-tuned at a tenth of the rate
             return spon_baseline.SPONModel(spon_spec(ms, kind, lame), seed,
                                            lr=3e-4 if kind == "spon_mg_green" else 3e-3)
 
-        runs = run_seeds(kind, a.seed_list, make,
+        runs = run_seeds(kind, seeds_of(kind, a), make,
                          lambda m, seed, kind=kind, xtr=xtr: m.fit(xtr, Ytr, a.epochs, desc=f"{kind} seed {seed}"),
                          lambda m, xte=xte: score(m, xte))
         sec["runs"][kind], sec[kind] = runs, summary(runs)

@@ -19,7 +19,8 @@ from spon.fem import FENorm, GridTransfer, curl_matrix
 from spon.mesh import MeshSpec
 
 from ..baselines import fno, spon as spon_baseline
-from ..harness import data_path_check, l2_project_rows, run_seeds, section_main, summary
+from ..baselines.least_squares import LeastSquaresOperator
+from ..harness import data_path_check, l2_project_rows, run_seeds, section_main, seeds_of, summary
 from .hyperelasticity import RECIPE, SETTINGS
 
 BOUNDARY = [INFLOW, WALLS, CYLINDER]
@@ -31,7 +32,7 @@ def add_arguments(p):
     p.add_argument("--ns-test", type=int, default=20)
     p.add_argument("--ns-grid", type=int, default=64, help="FNO grid points per side on the channel's box")
     p.add_argument("--ns-models", default="spon_mg,spon_graph,fno,spon_mg_mixed,spon_mg_divfree",
-                   help="models of navier_stokes_steady")
+                   help="models of navier_stokes_steady (also: least_squares, Stokes flow to velocity)")
     p.add_argument("--ns-steady-epochs", type=int, default=None,
                    help="epochs of every navier_stokes_steady model (default 100; 30 with --quick)")
     p.add_argument("--ns-batch", type=int, default=4, help="batch of the SPON models in navier_stokes_steady")
@@ -168,14 +169,17 @@ def run(a, out):
         Xk, Yk = data.get(kind, (X, Y))
 
         def make(seed, kind=kind):
+            if kind == "least_squares":
+                return LeastSquaresOperator(error=lambda P, Y: norm.relative_error(P, Y).mean().item())
             if kind == "fno":
                 return fno.GridFNO(grid, seed=seed, c=2, **SETTINGS["fno"])
             return spon_baseline.SPONModel(specs[kind], seed, lr=a.ns_lr, batch_size=a.ns_batch, g_from_input=True,
                                            evaluate_in_float64=True)
 
         def score(m, kind=kind, Xk=Xk):
-            full = m.predict(Xk[te], batch=16) if kind != "fno" else m.predict(Xk[te])
-            extra = {"epochs": a.ns_steady_epochs, "batch_size": 20 if kind == "fno" else a.ns_batch}
+            full = m.predict(Xk[te], batch=16) if isinstance(m, spon_baseline.SPONModel) else m.predict(Xk[te])
+            extra = ({} if kind == "least_squares" else
+                     {"epochs": a.ns_steady_epochs, "batch_size": 20 if kind == "fno" else a.ns_batch})
             if kind == "spon_mg_divfree":        # u = curl ψ in RT2: div u = 0, u·n from the data, to round-off
                 return {**divfree["score"](full), **extra}
             pred = full[:, :nu]
@@ -185,7 +189,7 @@ def run(a, out):
                 rec["pressure_rel_l2"] = p_norm.relative_error(full[:, nu:], Ymix[te, nu:]).mean().item()
             return rec
 
-        runs = run_seeds(kind, a.seed_list, make, lambda m, seed, kind=kind, Xk=Xk, Yk=Yk: m.fit(
+        runs = run_seeds(kind, seeds_of(kind, a), make, lambda m, seed, kind=kind, Xk=Xk, Yk=Yk: m.fit(
             Xk[tr], Yk[tr], a.ns_steady_epochs, desc=f"{kind} seed {seed}"), score)
         sec["runs"][kind] = runs
         sec[kind] = summary(runs, *(("max_divergence", "inflow_normal_error") if kind == "spon_mg_divfree" else ()))

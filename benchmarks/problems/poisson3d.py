@@ -12,11 +12,13 @@ from spon.fem import FENorm, GridTransfer
 from spon.mesh import MeshSpec, build_hierarchy
 
 from ..baselines import fno, spon as spon_baseline
-from ..harness import data_path_check, generate, run_seeds, section_main, summary
+from ..baselines.least_squares import LeastSquaresOperator
+from ..harness import data_path_check, generate, run_seeds, section_main, seeds_of, summary
 
 
 def add_arguments(p):
-    p.add_argument("--p3d-models", default="spon_mg,spon_graph,fno", help="models of the poisson3d section")
+    p.add_argument("--p3d-models", default="spon_mg,spon_graph,fno",
+                   help="models of the poisson3d section (also: least_squares)")
     p.add_argument("--grid3d", type=int, default=16,
                    help="grid points per side of the 3D FNO (16³ = 4096 points, more than the 3 670 FE nodes)")
     p.add_argument("--h3d", type=float, default=0.35, help="gmsh size of the 3D cube-with-hole base mesh")
@@ -49,11 +51,13 @@ def run(a, out):
 
     for kind in a.p3d_models.split(","):
         def make(seed, kind=kind):
+            if kind == "least_squares":
+                return LeastSquaresOperator(error=lambda P, Y: norm.relative_error(P, Y).mean().item())
             if kind == "fno":      # kappa sampled on the n³ grid in, trilinear back to the CG1 nodes
                 return fno.GridFNO(grid, seed=seed, c=1, grid_out=grid_out, **fno.SETTINGS["fno3d"])
             return spon_baseline.SPONModel({**spec, "processor": procs[kind]}, seed)
 
-        runs = run_seeds(kind, a.seed_list, make,
+        runs = run_seeds(kind, seeds_of(kind, a), make,
                          lambda m, seed, kind=kind: m.fit(Xtr, Ytr, a.epochs, desc=f"{kind} seed {seed}"), score)
         sec["runs"][kind], sec[kind] = runs, summary(runs)
         out["poisson3d"] = sec
