@@ -31,6 +31,8 @@ CASES = {
                               {"kind": "mlp", "width": 8, "depth": 2}),
     "interpolate_coefficients_mg": ({"family": "CG", "degree": 2}, {"family": "CG", "degree": 1}, "interpolate",
                                     {"kind": "coefficients"}, MG),
+    "l2_dirichlet_linear_mg": ({"family": "CG", "degree": 2}, {"family": "CG", "degree": 1}, "l2",
+                               {"kind": "dirichlet", "value": 0.0}, {"kind": "linear_mg", "cycles": 2, "hidden": 4}),
     "coefficients_coefficients_mg": ({"family": "CG", "degree": 1}, {"family": "CG", "degree": 1}, "coefficients",
                                      {"kind": "coefficients"}, MG),
     "vector_green_decoder": (VEC, VEC, "l2", {"kind": "dirichlet", "value": [0.0, 0.1], "boundary": [1],
@@ -64,7 +66,8 @@ def test_every_registered_kind_has_a_case():
 def test_unregistered_kinds_are_named():
     spec = {"mesh": MS, "input": {"family": "CG", "degree": 1}, "output": {"family": "CG", "degree": 1},
             "encoder": "l2", "decoder": {"kind": "dirichlet"}, "processor": {"kind": "fourier"}}
-    with pytest.raises(ValueError, match=r"spec\['processor'\]\['kind'\]: expected one of \['mlp', 'graph', 'mg'\]"):
+    with pytest.raises(ValueError,
+                       match=r"spec\['processor'\]\['kind'\]: expected one of \['mlp', 'graph', 'mg', 'linear_mg'\]"):
         build_spon(spec)
     with pytest.raises(ValueError, match=r"spec\['encoder'\]\['kind'\]: expected one of"):
         build_spon({**spec, "encoder": "fft", "processor": GRAPH})

@@ -12,7 +12,7 @@ from .checks import check_serial
 from .sparse import petsc_to_torch
 
 __all__ = ["mass_matrix", "stiffness_matrix", "mixed_mass_matrix", "interpolation_matrix",
-           "curl_matrix", "clear_cache"]
+           "curl_matrix", "clear_cache", "gradient_matrices"]
 
 _cache: dict = {}
 
@@ -51,6 +51,18 @@ def stiffness_matrix(V):
         a = sum(fd.inner(fd.grad(p), fd.grad(q)) * fd.dx for p, q in _pairs(u, v))
         return petsc_to_torch(fd.assemble(a, mat_type="aij"))
     return _cached("stiffness", (V,), build)
+
+
+def gradient_matrices(V):
+    """``G[a][b]_ij = ∫ ∂_b φ_j ∂_a φ_i dx`` for a scalar space ``V``: the ``d²`` geometric couplings
+    from which any constant-coefficient second-order operator's stiffness is a linear combination
+    (the Laplacian's is ``Σ_a G[a][a]``). Same sparsity as :func:`mass_matrix`."""
+    def build():
+        u, v = fd.TrialFunction(V), fd.TestFunction(V)
+        d = V.mesh().geometric_dimension
+        return [[petsc_to_torch(fd.assemble(u.dx(b) * v.dx(a) * fd.dx, mat_type="aij")) for b in range(d)]
+                for a in range(d)]
+    return _cached("gradients", (V,), build)
 
 
 def green_matrix(V, operator, on_boundary):

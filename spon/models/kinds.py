@@ -11,7 +11,7 @@ Examples
 >>> sorted(ENCODERS.names)
 ['coefficients', 'interpolate', 'inverse_elasticity', 'l2', 'moments']
 >>> sorted(DECODERS.names), sorted(PROCESSORS.names)
-(['coefficients', 'dirichlet', 'divergence_free', 'mixed'], ['graph', 'mg', 'mlp'])
+(['coefficients', 'dirichlet', 'divergence_free', 'mixed'], ['graph', 'linear_mg', 'mg', 'mlp'])
 """
 from __future__ import annotations
 
@@ -20,12 +20,13 @@ from typing import Callable
 
 import firedrake as fd
 
-from ..fem.bcs import bc_from_spec, bc_spec, check_boundary
+from ..fem.bcs import bc_from_spec, bc_spec, boundary_spec, check_boundary
 from ..fem.decoders import CoefficientDecoder, DirichletDecoder, DivergenceFreeDecoder, MixedDecoder
 from ..fem.encoders import (CoefficientEncoder, GreenEncoder, InterpolationEncoder, L2ProjectionEncoder,
                             MomentEncoder)
 from ..fem.forms import ElasticityForm
-from ..processors import GraphProcessor, MLPProcessor, MultigridProcessor, SharedNodeProcessor
+from ..processors import (GraphProcessor, LinearMultigridProcessor, MLPProcessor, MultigridProcessor,
+                          SharedNodeProcessor)
 
 __all__ = ["Kind", "Registry", "ENCODERS", "DECODERS", "PROCESSORS", "Context"]
 
@@ -77,10 +78,8 @@ class Registry:
     def spec(self, module, ctx: Context) -> dict:
         module = self.unwrap(module)
         for kind in self.kinds.values():
-            if type(module) in kind.types:
-                out = kind.spec(module, ctx)
-                if out is not None:
-                    return out
+            if type(module) in kind.types:       # exact: L2ProjectionEncoder is a MomentEncoder too
+                return kind.spec(module, ctx)
         raise ValueError(f"model: cannot checkpoint a {self.what} of kind {type(module).__name__}; registered "
                          f"kinds: {self.names}")
 
@@ -105,18 +104,17 @@ def _onto_latent(enc, ctx):
         raise ValueError("model: expected an encoder onto the decoder's input space")
 
 
-def _simple_encoder(name, cls):
+def _projection_encoder(name, cls):
+    """A kind whose encoder maps the input space onto the decoder's input space (``cls(U, E)``)."""
     def spec(enc, ctx):
-        if cls is not CoefficientEncoder:
-            _onto_latent(enc, ctx)
+        _onto_latent(enc, ctx)
         return name
-    ENCODERS.register(name, cls, _coefficients_encoder if cls is CoefficientEncoder
-                      else (lambda entry, ctx: cls(ctx.U, ctx.E)), spec)
+    ENCODERS.register(name, cls, lambda entry, ctx: cls(ctx.U, ctx.E), spec)
 
 
-for _name, _cls in (("coefficients", CoefficientEncoder), ("moments", MomentEncoder),
-                    ("l2", L2ProjectionEncoder), ("interpolate", InterpolationEncoder)):
-    _simple_encoder(_name, _cls)
+ENCODERS.register("coefficients", CoefficientEncoder, _coefficients_encoder, lambda enc, ctx: "coefficients")
+for _name, _cls in (("moments", MomentEncoder), ("l2", L2ProjectionEncoder), ("interpolate", InterpolationEncoder)):
+    _projection_encoder(_name, _cls)
 
 
 def _lame(entry, where):
@@ -143,13 +141,13 @@ def _green_encoder_spec(enc, ctx):
         raise ValueError("model: a GreenEncoder checkpoints with an ElasticityForm operator (spon.fem.forms), got "
                          f"{type(enc.operator).__name__}")
     dec = ctx.decoder
-    if not isinstance(dec, DirichletDecoder) or {fd_key(b) for b in enc.bcs} != {fd_key(b) for b in dec.bcs}:
+    if not isinstance(dec, DirichletDecoder) or {_where(b) for b in enc.bcs} != {_where(b) for b in dec.bcs}:
         raise ValueError("model: a GreenEncoder checkpoints clamped where its Dirichlet decoder is")
     return {"kind": "inverse_elasticity", "mu": enc.operator.mu, "lmbda": enc.operator.lmbda,
             **({"with_source": True} if enc.with_source else {})}
 
 
-def fd_key(bc):
+def _where(bc):
     """A condition's boundary, for comparing where two conditions act."""
     sub = bc.sub_domain
     return tuple(sub) if isinstance(sub, (list, tuple)) else (sub,)
@@ -269,12 +267,13 @@ def _levels(entry, ctx):
     return levels
 
 
-def _mg(entry, ctx, V, c_in, c_out):
+def _mg(entry, ctx, V, c_in, c_out, cls=MultigridProcessor):
     levels = _levels(entry, ctx)
     # the levels' node graphs are scalar; a vector's components are channels
     elem = V.ufl_element() if V.value_shape == () else V.ufl_element().sub_elements[0]
-    return MultigridProcessor([fd.FunctionSpace(m, elem) for m in ctx.hier[-levels:]],
-                              **{"in_channels": c_in, "out_channels": c_out, **entry})
+    entry = {k: v for k, v in entry.items() if k != "linear"}        # recorded, not an argument
+    return cls([fd.FunctionSpace(m, elem) for m in ctx.hier[-levels:]],
+               **{"in_channels": c_in, "out_channels": c_out, **entry})
 
 
 PROCESSORS.register("mlp", MLPProcessor,
@@ -287,5 +286,19 @@ PROCESSORS.register("graph", GraphProcessor,
 PROCESSORS.register("mg", MultigridProcessor,
                     lambda entry, ctx, V, c_in, c_out, n_in: _mg(entry, ctx, V, c_in, c_out),
                     lambda p, ctx: {"kind": "mg", **p.hparams})
+def _linear_mg(entry, ctx, V, c_in, c_out, n_in):
+    if "dirichlet" not in entry:        # held where the Dirichlet decoder holds the output
+        dec = ctx.decoder
+        where = [boundary_spec(bc) for bc in getattr(dec, "bcs", [])] if isinstance(dec, DirichletDecoder) else []
+        entry = {**entry, "dirichlet": "on_boundary" if not where or "on_boundary" in where
+                 else sorted({m for w in where for m in w})}
+        ctx.spec["processor"]["dirichlet"] = entry["dirichlet"]
+    proc = _mg(entry, ctx, V, c_in, c_out, LinearMultigridProcessor)
+    ctx.spec["processor"]["linear"] = proc.hparams["linear"]      # declared: exactly linear in the input
+    return proc
+
+
+PROCESSORS.register("linear_mg", LinearMultigridProcessor, _linear_mg,
+                    lambda p, ctx: {"kind": "linear_mg", **p.hparams})
 # a mixed output's graph or multigrid processor runs on the shared node graph: its spec is its inner one's
 PROCESSORS.unwrap = lambda p: p.inner if isinstance(p, SharedNodeProcessor) else p

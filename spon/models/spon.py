@@ -62,20 +62,32 @@ class SPON(nn.Module):
         d = self.decoder
         zero = torch.zeros(1, d.in_dim, dtype=self.output_scale.dtype, device=self.output_scale.device)
         base = d(zero).reshape(1, -1)
-        stats = torch.zeros(5, dtype=torch.float64)    # count, sum, sum of squares of E(x); count, Σ(y-lift)²
+        # count, sum, sum of squares of E(x); count, Σ(y-lift)²; for a linear processor ⟨p, y-lift⟩, ⟨p, p⟩
+        # with p = D(P(E x)) - lift, the untrained model's output at unit scales
+        linear = getattr(self.processor, "scale_from_output", False)
+        stats = torch.zeros(7, dtype=torch.float64)
         for x, y in batches:
-            e = self.encoder(x).double().reshape(-1)
+            enc = self.encoder(x)
+            e = enc.double().reshape(-1)
             stats[:3] += torch.stack([torch.tensor(float(e.numel())), e.sum().cpu(), e.pow(2).sum().cpu()])
             if y is not None:
                 r = (y.reshape(len(y), -1) - base).double()
-                stats[3:] += torch.stack([torch.tensor(float(r.numel())), r.pow(2).sum().cpu()])
+                stats[3:5] += torch.stack([torch.tensor(float(r.numel())), r.pow(2).sum().cpu()])
+                if linear:
+                    p = (d(self.processor(enc)).reshape(len(y), -1) - base).double()
+                    stats[5:] += torch.stack([(p * r).sum().cpu(), p.pow(2).sum().cpu()])
         if reduce is not None:
             stats = reduce(stats)
-        n, s, q, ny, qy = stats.tolist()
+        n, s, q, ny, qy, pr, pp = stats.tolist()
         if n < 2:
             raise ValueError("x: expected at least two input values to fit the input scale")
         self.input_scale.fill_((max(q - s * s / n, 0.0) / (n - 1)) ** 0.5)
         if ny == 0:
+            return
+        if linear and pp > 0:
+            # a processor that starts as a solve (the linear multigrid): the least-squares scale of its own
+            # output, so the untrained model is that solve at the data's scale
+            self.output_scale.fill_(self.input_scale.item() * pr / pp)
             return
         if getattr(self.processor, "starts_as_identity", False):
             # the untrained model is the decoder applied to the encoded input itself (for a Green's

@@ -1,8 +1,9 @@
 """Learned processors P_θ acting on batched DOF tensors."""
 from .graph import DOFGraph, GraphProcessor, MessagePassing
 from .mlp import MLPProcessor
+from .linear_mg import LinearMultigridProcessor
 from .multigrid import MultigridProcessor, Transfer
 from .shared_nodes import SharedNodeProcessor
 
-__all__ = ["MLPProcessor", "DOFGraph", "MessagePassing", "GraphProcessor", "MultigridProcessor", "Transfer",
+__all__ = ["MLPProcessor", "DOFGraph", "MessagePassing", "GraphProcessor", "MultigridProcessor", "LinearMultigridProcessor", "Transfer",
            "SharedNodeProcessor"]

@@ -36,6 +36,7 @@ class Transfer(FEModule):
         R = torch.sparse_coo_tensor(idx, Pt.values() / rowsum[idx[0]], Pt.shape, check_invariants=False).coalesce()
         self.register_buffer("P", P, persistent=False)
         self.register_buffer("R", R, persistent=False)
+        self.register_buffer("Pt", Pt, persistent=False)
 
     @staticmethod
     def _act(A, h):
@@ -48,6 +49,10 @@ class Transfer(FEModule):
 
     def prolong(self, h):
         return self._act(self.P, h)
+
+    def restrict_sum(self, h):
+        """``Pᵀ h``: the transpose of prolongation, for residuals (dual quantities add up)."""
+        return self._act(self.Pt, h)
 
 
 class MultigridProcessor(nn.Module):

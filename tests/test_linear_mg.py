@@ -1,0 +1,77 @@
+"""The linear multigrid processor: linear in its input to round-off (and declared so in the spec), a
+multigrid Poisson solve before any training, and a nonlinear correction that says it is not linear."""
+import pytest
+import torch
+
+from spon.data import PoissonProblem
+from spon.fem import FENorm
+from spon.mesh import MeshSpec
+from spon.models import build_spon
+from spon.training import Trainer
+
+MS = MeshSpec("unit_square", 0.3, 2)
+
+
+def _spec(**proc):
+    return {"mesh": MS.to_dict(), "input": {"family": "CG", "degree": 1}, "output": {"family": "CG", "degree": 1},
+            "encoder": "moments", "decoder": {"kind": "dirichlet", "value": 0.0}, "dtype": "float64",
+            "processor": {"kind": "linear_mg", "cycles": 2, "hidden": 8, **proc}}
+
+
+def _linearity_error(model, n):
+    g = torch.Generator().manual_seed(0)
+    f, h = torch.randn(2, 3, n, dtype=torch.float64, generator=g)
+    with torch.no_grad():
+        lhs = model(2.5 * f - 0.7 * h)
+        rhs = 2.5 * model(f) - 0.7 * model(h)
+    return ((lhs - rhs).norm() / rhs.norm()).item()
+
+
+@pytest.fixture(scope="module")
+def poisson():
+    prob = PoissonProblem(MS, length_scale=0.2)
+    x = prob.sample_inputs(40, seed=0)
+    return prob, x, prob.solve(x, progress=False)
+
+
+def test_linearity_to_round_off(poisson):
+    prob, x, y = poisson
+    model = build_spon(_spec())
+    Trainer(model, epochs=2, batch_size=8, lr=1e-3, progress=False).fit((x, y))     # trained weights too
+    assert model.spec["processor"]["linear"] is True
+    assert model.spec["processor"]["dirichlet"] == "on_boundary"     # taken from the Dirichlet decoder
+    assert _linearity_error(model, prob.input_space.dim()) < 1e-12
+
+
+def test_nonlinear_correction_is_declared_and_breaks_linearity(poisson):
+    prob, x, y = poisson
+    model = build_spon(_spec(nonlinear=True, width=8, coarse_width=8, coarse_layers=1))
+    Trainer(model, epochs=2, batch_size=8, lr=1e-3, progress=False).fit((x, y))
+    assert model.spec["processor"]["linear"] is False
+    assert _linearity_error(model, prob.input_space.dim()) > 1e-6
+
+
+@pytest.mark.parametrize("cycles,at_most", [(1, 0.2), (6, 2e-3)])
+def test_untrained_model_is_a_multigrid_poisson_solve(poisson, cycles, at_most):
+    """Laplace stiffness on every level, held boundary rows, Jacobi smoothers, Pᵀ for residuals and an
+    exact coarse solve: each V-cycle contracts the error, and with the load vector in, six of them are
+    the FE Poisson solution (the least-squares output scale of fit_scales, no training)."""
+    prob, x, y = poisson
+    model = build_spon(_spec(cycles=cycles))
+    model.fit_scales(x, y)
+    with torch.no_grad():
+        err = FENorm(prob.output_space).relative_error(model(x), y).mean().item()
+    assert err < at_most
+
+
+def test_bad_input():
+    model = build_spon(_spec())
+    with pytest.raises(ValueError, match=r"x: expected shape \(batch, "):
+        model.processor(torch.zeros(2, 7, dtype=torch.float64))
+    from spon.processors import LinearMultigridProcessor
+    import firedrake as fd
+    levels = [fd.FunctionSpace(m, "CG", 1) for m in fd.MeshHierarchy(fd.UnitSquareMesh(2, 2), 1)]
+    with pytest.raises(ValueError, match="cycles: expected at least 1"):
+        LinearMultigridProcessor(levels, cycles=0)
+    with pytest.raises(ValueError, match="spaces: expected at least 2 levels"):
+        LinearMultigridProcessor(levels[:1])
