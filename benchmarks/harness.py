@@ -127,7 +127,7 @@ class Results:
     def __init__(self, path, merge=()):
         self.path = Path(path)
         self.data = json.loads(self.path.read_text()) if self.path.is_file() else {}
-        self.loaded, self.merge = dict(self.data), set(merge)
+        self.loaded, self.merge, self.touched = dict(self.data), set(merge), set()
 
     def __getitem__(self, key):
         return self.data[key]
@@ -136,6 +136,7 @@ class Results:
         if key in self.merge and isinstance(self.loaded.get(key), dict):
             value = merge_section(self.loaded[key], value, key)
         self.data[key] = value
+        self.touched.add(key)
         self.save()
 
     def __contains__(self, key):
@@ -145,9 +146,13 @@ class Results:
         return self.data.get(key, default)
 
     def save(self):
+        """Write the keys this run set over what the file holds now: two runs writing other sections of
+        one file (two problems side by side) keep each other's."""
         from spon.atomic import atomic_write_json
 
-        atomic_write_json(self.path, self.data)
+        now = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        atomic_write_json(self.path, {**now, **{k: self.data[k] for k in self.touched}} if self.touched
+                          else {**now, **self.data})
 
 
 def data_path_check(grid) -> dict:
@@ -218,8 +223,8 @@ def section_main(name: str, add_arguments: Callable, run: Callable, doc: str) ->
         threads = set_threads(a.threads)
         out = Results(a.out, merge=[name] if a.merge else ())
         if not a.merge:             # a merged model records its machine beside its date
-            out.data["machine"] = machine(threads)
-            out.data["metric"] = "relative FE L2 error on the same test samples, mean over seeds"
+            out["machine"] = machine(threads)
+            out["metric"] = "relative FE L2 error on the same test samples, mean over seeds"
         t0 = time.perf_counter()
         sec = run(a, out)
         if not a.merge:

@@ -175,10 +175,35 @@ def scaling(d):
     return "\n".join(rows)
 
 
+_ACCURACY = {"zero": "zero", "least_squares": "least squares on the DOFs (ridge, α on validation)",
+             "linear_mg_untrained": "linear multigrid, untrained (geometric MG for the FE Laplacian, scale fitted)",
+             "linear_mg": "linear multigrid, trained on the labelled pairs",
+             "linear_mg_physics": "linear multigrid, physics only (energy, fresh unlabelled inputs)",
+             "linear_mg_hybrid": "linear multigrid, hybrid (labelled pairs + energy on fresh inputs)",
+             "spon_mg": "SPON-MG", "fno": "FNO (grid)"}
+
+
+def accuracy(d):
+    """Source-to-solution maps: every model's relative L² (mean ± std over seeds), steps, seconds,
+    boundary error and, for linear models, the linearity error."""
+    rows = ["| problem | model | seeds | relative L² | steps | train s | max BC error | linearity error |",
+            "|---|---|---|---|---|---|---|---|"]
+    for name in ("poisson_source", "elasticity_source"):
+        if name not in d:
+            continue
+        label = f"{name} ({d[name]['dofs']} DOFs, {d[name]['n_train']} training pairs)"
+        for kind, r in d[name]["models"].items():
+            std = f" ± {r['rel_l2_std']:.4f}" if r["seeds"] > 1 else ""
+            lin = f"{r['linearity_error']:.0e}" if "linearity_error" in r else "—"
+            rows.append(f"| {label} | {_ACCURACY.get(kind, kind)} | {r['seeds']} | {r['rel_l2_mean']:.4f}{std} "
+                        f"| {r['steps']} | {r['train_seconds']:.0f} | {r['max_boundary_error']:.0e} | {lin} |")
+    return "\n".join(rows)
+
+
 def main():
     for name, fn in (("darcy", darcy), ("fe2", fe2), ("datagen", datagen), ("dns", dns),
                      ("spon_paper", spon_paper), ("equino_small_strain", equino_small_strain),
-                     ("scaling", scaling)):
+                     ("scaling", scaling), ("accuracy", accuracy)):
         path = RESULTS / f"{name}.json"
         if path.exists():
             print(f"### {name}\n\n{fn(json.loads(path.read_text()))}\n")

@@ -55,3 +55,7 @@ def test_summary_and_results_file(tmp_path):
     r["a"] = {"x": 1}
     assert json.loads((tmp_path / "r.json").read_text()) == {"a": {"x": 1}}
     assert Results(tmp_path / "r.json")["a"] == {"x": 1}
+    other = Results(tmp_path / "r.json")          # a second run, side by side, writing another section
+    other["b"] = {"y": 2}
+    r["a"] = {"x": 3}                               # does not undo it
+    assert json.loads((tmp_path / "r.json").read_text()) == {"a": {"x": 3}, "b": {"y": 2}}

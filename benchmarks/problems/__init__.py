@@ -18,9 +18,10 @@ class Problem:
     about: str
     smoke: list = field(default_factory=list)
     needs: tuple = ()               # optional packages (the bench extra)
+    entry: str = "main"             # the module's function that runs it
 
     def main(self, argv=None):
-        return importlib.import_module(f"{__name__}.{self.module}").main(argv)
+        return getattr(importlib.import_module(f"{__name__}.{self.module}"), self.entry)(argv)
 
 
 # tiny surrogates that still give the macro Newton a usable tangent
@@ -53,6 +54,16 @@ PROBLEMS = {p.name: p for p in [
             ["--seeds", "1", "--ns-h", "0.16", "--ns-spinup", "2", "--ns-record", "14", "--ns-window", "8",
              "--ns-epochs", "1", "--ns-grid", "8", "--ns-dt", "0.02", "--ns-unroll", "1",
              "--ns-rollout-models", "spon_mg_leapfrog,linear_leapfrog,fno"], ("neuralop",)),
+    Problem("poisson_source", "accuracy", "accuracy.json#poisson_source",
+            "Poisson source to solution (a linear map): zero, least squares, the linear multigrid processor",
+            ["--h", "0.5", "--n-train", "10", "--n-test", "8", "--seeds", "1", "--epochs", "1", "--cycles", "2",
+             "--pool", "20", "--models", "zero,least_squares,linear_mg_untrained,linear_mg,linear_mg_physics"],
+            entry="poisson_source"),
+    Problem("elasticity_source", "accuracy", "accuracy.json#elasticity_source",
+            "linear elasticity on Cook's membrane, body force to displacement (a linear map)",
+            ["--h", "16", "--n-train", "10", "--n-test", "8", "--seeds", "1", "--epochs", "1", "--cycles", "2",
+             "--pool", "20", "--models", "zero,least_squares,linear_mg,linear_mg_hybrid"],
+            entry="elasticity_source"),
     Problem("fe2", "fe2", "fe2.json", "FE² on Cook's membrane: reference, EquiNO, σ̄-MLP",
             ["--rve-h", "0.2", "--macro-h", "24", "--steps", "1", "--displacement", "0.02", "--train", "12",
              "--val", "0", "--test", "3", *_SURROGATES, "--skip-ensemble"]),

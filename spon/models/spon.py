@@ -54,7 +54,8 @@ class SPON(nn.Module):
 
     @torch.no_grad()
     def fit_scales_streaming(self, batches, probe: torch.Tensor, reduce=None) -> None:
-        """:meth:`fit_scales` from batches ``(x, y or None)`` that need not fit in memory.
+        """:meth:`fit_scales` from batches ``(x, y or None)`` that need not fit in memory; a batch whose
+        ``y`` covers some rows only is ``(x, y, x_of_those_rows)``.
 
         ``probe``: a few inputs (the first 32 samples) to size a Green's decoder;
         ``reduce(t)`` sums a float64 tensor of statistics over data-parallel ranks.
@@ -66,7 +67,7 @@ class SPON(nn.Module):
         # with p = D(P(E x)) - lift, the untrained model's output at unit scales
         linear = getattr(self.processor, "scale_from_output", False)
         stats = torch.zeros(7, dtype=torch.float64)
-        for x, y in batches:
+        for x, y, *labelled_x in batches:      # (x, y) or (x, y, the inputs of y's rows) when y has fewer
             enc = self.encoder(x)
             e = enc.double().reshape(-1)
             stats[:3] += torch.stack([torch.tensor(float(e.numel())), e.sum().cpu(), e.pow(2).sum().cpu()])
@@ -74,7 +75,8 @@ class SPON(nn.Module):
                 r = (y.reshape(len(y), -1) - base).double()
                 stats[3:5] += torch.stack([torch.tensor(float(r.numel())), r.pow(2).sum().cpu()])
                 if linear:
-                    p = (d(self.processor(enc)).reshape(len(y), -1) - base).double()
+                    xl = labelled_x[0] if labelled_x else x
+                    p = (d(self.processor(self.encoder(xl))).reshape(len(y), -1) - base).double()
                     stats[5:] += torch.stack([(p * r).sum().cpu(), p.pow(2).sum().cpu()])
         if reduce is not None:
             stats = reduce(stats)

@@ -147,7 +147,7 @@ class Trainer:
             for b in self._loader(mine, 256, shuffle=False, shard=False):
                 lab = b["labelled"]
                 y = b["y"][lab] if b["y"] is not None and lab.any() else None
-                yield self._to(b["x"]), None if y is None else self._to(y)
+                yield self._to(b["x"]), None if y is None else self._to(y), self._to(b["x"][lab])
 
         self.model.fit_scales_streaming(batches(), self._to(probe), reduce=all_reduce_sum)
 
