@@ -32,6 +32,16 @@ def scalar_space(V):
     return fd.FunctionSpace(V.mesh(), V.ufl_element().sub_elements[0])
 
 
+def level_channels(spaces, in_channels=None, out_channels=None):
+    """``(spaces, in_channels, out_channels, dim)`` of a processor over a hierarchy's levels (coarsest
+    first, at least 2); the channels default to the finest level's values per node."""
+    spaces = list(spaces)
+    if len(spaces) < 2:
+        raise ValueError(f"spaces: expected at least 2 levels (coarsest first), got {len(spaces)}")
+    c = block_size(spaces[-1])
+    return spaces, in_channels or c, out_channels or c, spaces[-1].mesh().geometric_dimension
+
+
 def block_size(V) -> int:
     """Values per node: 1 for scalar spaces, 2 or 3 for vectors, 4 or 9 for tensors."""
     return int(np.prod(V.value_shape, dtype=int))

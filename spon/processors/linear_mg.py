@@ -35,7 +35,7 @@ from torch import nn
 
 from ..fem import assembly
 from ..fem.module import FEModule
-from .graph import DOFGraph, block_size, scalar_space
+from .graph import DOFGraph, level_channels, scalar_space
 from .multigrid import MultigridProcessor, Transfer
 
 __all__ = ["LinearMultigridProcessor", "Stencil", "Couplings"]
@@ -179,24 +179,20 @@ class LinearMultigridProcessor(nn.Module):
                  coarse_width: int = 32, smooth: int = 1, coarse_layers: int = 2, in_channels: int | None = None,
                  out_channels: int | None = None, dirichlet="on_boundary"):
         super().__init__()
-        spaces = list(spaces)
-        if len(spaces) < 2:
-            raise ValueError(f"spaces: expected at least 2 levels (coarsest first), got {len(spaces)}")
-        c = block_size(spaces[-1])
-        in_channels, out_channels = in_channels or c, out_channels or c
+        spaces, in_channels, out_channels, dim = level_channels(spaces, in_channels, out_channels)
         if in_channels != out_channels:
             raise ValueError(f"in_channels, out_channels: a multigrid cycle maps a field to one of the same "
                              f"channels, got {in_channels} and {out_channels}")
         if cycles < 1:
             raise ValueError(f"cycles: expected at least 1, got {cycles}")
-        dim = self.dim = spaces[-1].mesh().geometric_dimension
+        self.dim = dim
         self.c = c = in_channels
         self.hparams = dict(levels=len(spaces), in_channels=c, out_channels=c, cycles=int(cycles), hidden=hidden,
                             nonlinear=bool(nonlinear), linear=not nonlinear,
                             dirichlet=dirichlet if isinstance(dirichlet, str) else [int(m) for m in dirichlet])
         L = len(spaces)
-        # start as geometric multigrid for the graph Laplacian with Dirichlet boundary nodes: operators
-        # the normalised Laplacian, smoothers damped Jacobi (ω = 2/3 of its unit diagonal)
+        # start as geometric multigrid for the FE Laplacian with the held rows the identity: operators its
+        # stiffness over k̄, smoothers damped Jacobi (ω = 2/3)
         self.A = nn.ModuleList(Stencil(c, dim, hidden, "operator") for _ in range(L))
         self.pre = nn.ModuleList(Stencil(c, dim, hidden, "smoother") for _ in range(L - 1))
         self.post = nn.ModuleList(Stencil(c, dim, hidden, "smoother") for _ in range(L - 1))

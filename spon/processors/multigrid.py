@@ -17,7 +17,7 @@ from torch import nn
 from ..fem import assembly
 from ..fem.module import FEModule
 from ..fem.sparse import spmv
-from .graph import DOFGraph, GlobalKernel, MessagePassing, block_size, scalar_space
+from .graph import DOFGraph, GlobalKernel, MessagePassing, level_channels, scalar_space
 
 __all__ = ["Transfer", "MultigridProcessor"]
 
@@ -74,12 +74,8 @@ class MultigridProcessor(nn.Module):
     def __init__(self, spaces, in_channels: int | None = None, out_channels: int | None = None, width: int = 32,
                  coarse_width: int = 64, smooth: int = 2, coarse_layers: int = 4, linear_skip: bool = False):
         super().__init__()
-        spaces = list(spaces)
-        if len(spaces) < 2:
-            raise ValueError(f"spaces: expected at least 2 levels (coarsest first), got {len(spaces)}")
-        c = block_size(spaces[-1])
-        in_channels, out_channels = in_channels or c, out_channels or c
-        dim = self.dim = spaces[-1].mesh().geometric_dimension
+        spaces, in_channels, out_channels, dim = level_channels(spaces, in_channels, out_channels)
+        self.dim = dim
         self.hparams = dict(levels=len(spaces), in_channels=in_channels, out_channels=out_channels,
                             width=width, coarse_width=coarse_width, smooth=smooth, coarse_layers=coarse_layers)
         L = len(spaces)
