@@ -217,3 +217,26 @@ def test_what_spec_from_model_cannot_write_is_named(tmp_path):
     with pytest.raises(ValueError, match="a GreenEncoder checkpoints with an ElasticityForm"):
         save_checkpoint(model, tmp_path / "green.pt")
     assert not (tmp_path / "green.pt").exists()
+
+
+def test_boundary_data_come_back_by_coordinates_not_by_order():
+    """Stored nodes in another order (as a renumbered mesh would give) land on the right nodes; a node
+    that is not on the boundary is refused."""
+    import numpy as np
+    from spon.fem.bcs import bc_from_spec, bc_spec
+
+    mesh = fd.UnitSquareMesh(4, 4)
+    V = fd.FunctionSpace(mesh, "CG", 2)
+    x, y = fd.SpatialCoordinate(mesh)
+    kept = {}
+    entry = bc_spec(fd.DirichletBC(V, 1 + x * y, (2, 4)), V, store=lambda c, v: kept.update(c=c, v=v) or "k")
+    perm = np.random.default_rng(0).permutation(len(kept["v"]))
+    bc = bc_from_spec(V, entry, load=lambda key: (kept["c"][perm], kept["v"][perm]))
+    want, got = fd.Function(V), fd.Function(V)
+    fd.DirichletBC(V, 1 + x * y, (2, 4)).apply(want)
+    bc.apply(got)
+    assert np.array_equal(got.dat.data_ro, want.dat.data_ro)
+    moved = kept["c"].copy()
+    moved[0] += 0.3
+    with pytest.raises(ValueError, match=r"\['data'\]: the stored boundary nodes .* are not those of this mesh"):
+        bc_from_spec(V, entry, load=lambda key: (moved, kept["v"]))

@@ -112,13 +112,10 @@ def bc_from_spec(V, entry: dict, load=None, name="bc"):
     g = fd.Function(V)
     bc = fd.DirichletBC(V, g, boundary)
     nodes = np.unique(np.asarray(bc.nodes))
-    from .layout import dof_coordinates
-    here = dof_coordinates(V)[nodes]
-    scale = max(float(np.ptp(here, axis=0).max()) if len(here) else 1.0, 1e-300)
-    where = {tuple(r): i for i, r in enumerate(np.round(np.asarray(coords) / scale, 9))}
-    idx = np.array([where.get(tuple(r), -1) for r in np.round(here / scale, 9)], dtype=np.int64)
-    if len(idx) != len(where) or (idx < 0).any():
-        raise ValueError(f"{name}['data']: the stored boundary nodes ({len(where)}) are not those of this "
+    from .layout import dof_coordinates, match_points
+    idx = match_points(coords, dof_coordinates(V)[nodes])
+    if len(idx) != len(coords) or (idx < 0).any():
+        raise ValueError(f"{name}['data']: the stored boundary nodes ({len(coords)}) are not those of this "
                          f"mesh's boundary {boundary!r} ({len(nodes)} nodes)")
     g.dat.data[nodes] = np.asarray(vals)[idx]
     return bc

@@ -12,7 +12,7 @@ import torch
 
 from .checks import check_serial, check_tensor
 
-__all__ = ["SpaceLayout", "dof_coordinates"]
+__all__ = ["SpaceLayout", "dof_coordinates", "match_points"]
 
 
 def dof_coordinates(V) -> np.ndarray:
@@ -37,6 +37,21 @@ def dof_coordinates(V) -> np.ndarray:
     mesh = V.mesh()
     W = fd.VectorFunctionSpace(mesh, elem)
     return fd.Function(W).interpolate(fd.SpatialCoordinate(mesh)).dat.data_ro.copy()
+
+
+def match_points(reference: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """For each row of ``points``, the index of the same point among the rows of ``reference``, or -1.
+
+    Coordinates are compared rounded relative to the size of ``reference`` (a domain's nodes built twice
+    agree to round-off, not bit for bit), never by their order.
+
+    >>> match_points(np.array([[0.0, 0.0], [1.0, 0.5]]), np.array([[1.0, 0.5 + 1e-13], [2.0, 2.0]])).tolist()
+    [1, -1]
+    """
+    reference, points = np.asarray(reference), np.asarray(points)
+    scale = max(float(np.ptp(reference, axis=0).max()) if len(reference) else 1.0, 1e-300)
+    where = {tuple(r): i for i, r in enumerate(np.round(reference / scale, 9))}
+    return np.array([where.get(tuple(r), -1) for r in np.round(points / scale, 9)], dtype=np.int64)
 
 
 class SpaceLayout:

@@ -141,16 +141,11 @@ def _green_encoder_spec(enc, ctx):
         raise ValueError("model: a GreenEncoder checkpoints with an ElasticityForm operator (spon.fem.forms), got "
                          f"{type(enc.operator).__name__}")
     dec = ctx.decoder
-    if not isinstance(dec, DirichletDecoder) or {_where(b) for b in enc.bcs} != {_where(b) for b in dec.bcs}:
+    where = [str(boundary_spec(b)) for b in enc.bcs], [str(boundary_spec(b)) for b in getattr(dec, "bcs", [])]
+    if not isinstance(dec, DirichletDecoder) or set(where[0]) != set(where[1]):
         raise ValueError("model: a GreenEncoder checkpoints clamped where its Dirichlet decoder is")
     return {"kind": "inverse_elasticity", "mu": enc.operator.mu, "lmbda": enc.operator.lmbda,
             **({"with_source": True} if enc.with_source else {})}
-
-
-def _where(bc):
-    """A condition's boundary, for comparing where two conditions act."""
-    sub = bc.sub_domain
-    return tuple(sub) if isinstance(sub, (list, tuple)) else (sub,)
 
 
 ENCODERS.register("inverse_elasticity", GreenEncoder, _green_encoder, _green_encoder_spec)
@@ -178,8 +173,8 @@ def _dirichlet_bcs(entry, V, ctx):
     return [bc_from_spec(V, one, ctx.load, "spec['decoder']")]
 
 
-def _dirichlet(entry, ctx, V=None):
-    V = ctx.V if V is None else V
+def _dirichlet(entry, ctx):
+    V = ctx.V
     if len(V.value_shape) > 1:
         raise ValueError(f"spec['decoder']: a Dirichlet decoder needs a scalar or vector output space, "
                          f"got shape {V.value_shape}")
@@ -190,9 +185,8 @@ def _dirichlet(entry, ctx, V=None):
     return DirichletDecoder(V, bcs, lifting=entry.get("lifting", "boundary"), interior=interior, operator=operator)
 
 
-def _dirichlet_spec(dec, ctx, V=None):
-    V = dec.V
-    items = [bc_spec(bc, V, ctx.store, f"model.decoder.bcs[{i}]") for i, bc in enumerate(dec.bcs)]
+def _dirichlet_spec(dec, ctx):
+    items = [bc_spec(bc, dec.V, ctx.store, f"model.decoder.bcs[{i}]") for i, bc in enumerate(dec.bcs)]
     out = {"kind": "dirichlet"}
     if len(items) == 1 and "value" in items[0]:       # the one-condition form of earlier specs
         out |= {"value": items[0]["value"], "boundary": items[0]["boundary"]}

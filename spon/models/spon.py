@@ -75,8 +75,8 @@ class SPON(nn.Module):
                 r = (y.reshape(len(y), -1) - base).double()
                 stats[3:5] += torch.stack([torch.tensor(float(r.numel())), r.pow(2).sum().cpu()])
                 if linear:
-                    xl = labelled_x[0] if labelled_x else x
-                    p = (d(self.processor(self.encoder(xl))).reshape(len(y), -1) - base).double()
+                    el = self.encoder(labelled_x[0]) if labelled_x else enc
+                    p = (d(self.processor(el)).reshape(len(y), -1) - base).double()
                     stats[5:] += torch.stack([(p * r).sum().cpu(), p.pow(2).sum().cpu()])
         if reduce is not None:
             stats = reduce(stats)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..fem.layout import SpaceLayout, dof_coordinates
+from ..fem.layout import SpaceLayout, dof_coordinates, match_points
 from ..fem.module import FEModule
 from .graph import block_size, scalar_space
 
@@ -34,13 +34,7 @@ def host_index(host, V) -> np.ndarray:
     """For each node of ``V`` (a scalar, vector or tensor space), its index among the nodes of
     ``host``; a ``ValueError`` names a node of ``V`` that is no node of ``host``."""
     H, X = dof_coordinates(host), dof_coordinates(scalar_space(V))
-    scale = max(float(np.ptp(H, axis=0).max()), 1e-300)
-
-    def keys(P):   # coordinates rounded relative to the domain's size
-        return [tuple(r) for r in np.round(P / scale, 9)]
-
-    where = {k: i for i, k in enumerate(keys(H))}
-    idx = np.array([where.get(k, -1) for k in keys(X)], dtype=np.int64)
+    idx = match_points(H, X)
     if (idx < 0).any():
         bad = X[int(np.flatnonzero(idx < 0)[0])]
         raise ValueError(f"V: its node at {bad.tolist()} is not a node of the host space "
