@@ -27,7 +27,7 @@ from spon.mesh import MeshSpec
 
 from ..baselines import fno, spon as spon_baseline
 from ..baselines.least_squares import LeastSquaresOperator
-from ..harness import RESULTS, Results, generate, machine, mean_std, set_threads
+from ..harness import RESULTS, Results, data_path_check, generate, machine, mean_std, set_threads
 
 
 def linearity_error(predict, X):
@@ -200,6 +200,7 @@ def main(argv=None):
                     lin = linearity_error(m.predict, Xte)
             elif kind == "fno":
                 grid = GridTransfer(fd.FunctionSpace(V.mesh(), "CG", 1), n=a.grid)
+                sec["fno_data_path"] = data_path_check(grid)        # a linear field through FE -> grid -> FE
                 m = fno.GridFNO(grid, seed=seed, c=c, **fno.SETTINGS["fno"]).fit(Xtr, Ytr, a.epochs,
                                                                               desc=f"fno {seed}")
                 pred = m.predict(Xte)
