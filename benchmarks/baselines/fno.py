@@ -89,7 +89,9 @@ class GridFNO:
         x = torch.cat([f, self.const.expand(len(X), *self.const.shape)], dim=1)
         return self.net(x) * self.u_std + self.u_mean
 
-    def fit(self, X, Y, epochs, batch=20, lr=1e-3, desc="fno"):
+    def fit(self, X, Y, epochs, batch=20, lr=1e-3, desc="fno", val=None):
+        """``val``: ``(X, Y, error)``, a validation split and its error ``error(pred, Y)`` on the FE
+        side; training ends with the weights of the best epoch (``history``: the curve)."""
         f, u = self.to_grid(X), self._to_grid(self.grid_out, Y, self.c_out)
         self.f_mean, self.f_std = f.mean(0), f.std(0) + 1e-5      # UnitGaussianNormalizer, eps 1e-5
         self.u_mean, self.u_std = u.mean(0), u.std(0) + 1e-5
@@ -102,13 +104,23 @@ class GridFNO:
         opt = torch.optim.Adam(self.net.parameters(), lr=lr, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, epochs // 5), gamma=0.5)
         gen = torch.Generator().manual_seed(self.seed)
-        self.net.train()
-        for _ in trange(epochs, desc=desc, leave=False):
+        self.history, best, kept = {"epoch": [], "val_rel": []}, float("inf"), None
+        for epoch in trange(epochs, desc=desc, leave=False):
+            self.net.train()
             for idx in torch.randperm(len(X), generator=gen).split(batch):
                 opt.zero_grad(set_to_none=True)
                 rel_l2(self._grid_out(X[idx]), u[idx]).backward()
                 opt.step()
             sched.step()
+            if val is not None:
+                err = val[2](self.predict(val[0]), val[1])
+                self.history["epoch"].append(epoch + 1)
+                self.history["val_rel"].append(err)
+                if err <= best:
+                    best, kept = err, {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+                    self.history["best_epoch"] = epoch + 1
+        if kept is not None:
+            self.net.load_state_dict(kept)
         return self
 
     @torch.no_grad()

@@ -42,10 +42,16 @@ class LeastSquaresOperator:
         W = Vt.T @ torch.diag(s / (s ** 2 + a)) @ (U.T @ (Y - ym))
         return xm, ym, W
 
-    def fit(self, X, Y, epochs=0, desc=""):
+    def fit(self, X, Y, epochs=0, desc="", val=None):
+        """``val``: a separate validation split ``(X, Y)`` for ``α``; without it, the last
+        ``val_fraction`` of the training pairs."""
         X, Y = X.double().reshape(len(X), -1), Y.double().reshape(len(Y), -1)
-        n_val = max(1, int(round(self.val_fraction * len(X))))
-        Xt, Yt, Xv, Yv = X[:-n_val], Y[:-n_val], X[-n_val:], Y[-n_val:]
+        if val is None:
+            n_val = max(1, int(round(self.val_fraction * len(X))))
+            Xt, Yt, Xv, Yv = X[:-n_val], Y[:-n_val], X[-n_val:], Y[-n_val:]
+        else:
+            Xt, Yt = X, Y
+            Xv, Yv = (v.double().reshape(len(v), -1) for v in val)
         scores = {}
         for alpha in self.alphas:
             xm, ym, W = self._solve(Xt, Yt, alpha)

@@ -36,10 +36,13 @@ class SPONModel:
         self.params = sum(p.numel() for p in self.model.parameters())
         self.history = None
 
-    def fit(self, X, Y, epochs, desc="spon", g=None):
+    def fit(self, X, Y, epochs, desc="spon", g=None, val=None):
+        """``val``: a validation split ``(X, Y)``; training ends with the weights of its best epoch."""
         data = (X, Y, {"g": X if g is None else g}) if self.g_from_input or g is not None else (X, Y)
+        if val is not None and (self.g_from_input or g is not None):
+            raise ValueError("val: a validation split with boundary data from the inputs is not supported")
         self.history = Trainer(self.model, epochs=epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
-                               desc=desc).fit(data)
+                               desc=desc).fit(data, val, restore_best=val is not None)
         return self
 
     @torch.no_grad()

@@ -54,18 +54,28 @@ def normalised_energy(V, U, a):
     return loss
 
 
-def fit_physics(m, pool, energy, epochs, n_ref, mass, stiffness, labelled=None, desc=""):
+def fit_physics(m, pool, energy, epochs, n_ref, mass, stiffness, labelled=None, desc="", val=None):
     """Label-free (or hybrid) training on ``pool`` with the energy, for the optimiser steps of ``epochs``
     over ``n_ref`` samples; the output scale is the energy's own optimum along the untrained model's
-    output, ``s = ⟨p, M f⟩ / ⟨p, K p⟩``. Returns the optimiser steps."""
+    output, ``s = ⟨p, M f⟩ / ⟨p, K p⟩``. ``val``: a labelled validation split whose best epoch is kept
+    (hybrid only: a label-free model keeps its last weights). Returns the optimiser steps."""
     from spon.training import Trainer
 
     model = m.model
     model.fit_scales(pool)                       # input scale only: no labels
+    proc = model.processor
     with torch.no_grad():
         p = model(pool[:64]).reshape(min(64, len(pool)), -1) / model.output_scale
-        b = spmv(mass, pool[:64])
-        s = float((p * b).sum() / (p * spmv(stiffness, p)).sum())
+        if proc.hparams.get("infer_operator"):
+            # label-free operator inference: (K v, v) is an exact pair for any v held at zero on the Dirichlet
+            # nodes (the load that v solves for, no solve needed); v = the untrained model's smooth outputs
+            held = proc.geo[-1].held.repeat_interleave(proc.c).to(p.dtype)
+            v = p * (1 - held) * model.input_scale
+            proc.set_operator(*proc.operator_normal_equations(spmv(stiffness, v), v))
+            s = model.input_scale.item()
+        else:
+            b = spmv(mass, pool[:64])
+            s = float((p * b).sum() / (p * spmv(stiffness, p)).sum())
     if labelled is None:
         X, Y, lab = pool, None, None
     else:
@@ -74,7 +84,8 @@ def fit_physics(m, pool, energy, epochs, n_ref, mass, stiffness, labelled=None, 
         lab = torch.cat([torch.ones(len(labelled[0]), dtype=torch.bool), torch.zeros(len(pool), dtype=torch.bool)])
     epochs_pool = max(1, round(epochs * n_ref / len(X)))
     m.history = Trainer(model, epochs=epochs_pool, batch_size=m.batch_size, lr=m.lr, seed=m.seed, desc=desc).fit(
-        (X, Y), physics=energy, labelled=lab, output_scale=s)
+        (X, Y), val, physics=energy, labelled=lab, output_scale=None if labelled is not None else s,
+        restore_best=val is not None)
     return epochs_pool * -(-len(X) // m.batch_size)
 
 
@@ -123,6 +134,9 @@ def main(argv=None):
                    help="gmsh size of the base mesh, refined twice (default 0.2; Cook's membrane 6 mm)")
     p.add_argument("--n-train", type=int, default=200)
     p.add_argument("--n-test", type=int, default=100)
+    p.add_argument("--n-val", type=int, default=20,
+                   help="a validation split beside the training pairs: the networks' best epoch and least "
+                        "squares' regularisation are chosen on it, never on the test set")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--cycles", type=int, default=3)
@@ -138,19 +152,33 @@ def main(argv=None):
     elastic = a.problem == "elasticity_source"
     ms = MeshSpec("cook_membrane", a.h or 6.0, 2) if elastic else MeshSpec("unit_square", a.h or 0.2, 2)
     prob = _Elasticity(ms) if elastic else PoissonProblem(ms, length_scale=0.2)
-    n = a.n_test + a.n_train
+    n = a.n_test + a.n_train + a.n_val
     X, Y, data_seconds = generate(prob, n, flat=elastic)
-    Xte, Yte, Xtr, Ytr = X[:a.n_test], Y[:a.n_test], X[a.n_test:], Y[a.n_test:]
+    Xte, Yte = X[:a.n_test], Y[:a.n_test]
+    Xtr, Ytr = X[a.n_test:a.n_test + a.n_train], Y[a.n_test:a.n_test + a.n_train]
+    Xv, Yv = X[a.n_test + a.n_train:], Y[a.n_test + a.n_train:]
     V = prob.output_space
     c = 2 if elastic else 1
     norm = FENorm(V)
     bdofs = (c * torch.as_tensor(prob.bcs[0].nodes)[:, None] + torch.arange(c)).flatten()
     out = Results(a.out)
-    sec = {"problem": prob.metadata(), "dofs": V.dim(), "n_train": a.n_train, "n_test": a.n_test,
+    sec = {"problem": prob.metadata(), "dofs": V.dim(), "n_train": a.n_train, "n_test": a.n_test, "n_val": a.n_val,
            "data_seconds": data_seconds, "machine": machine(threads), "models": {}}
     old = out.get(a.problem)
-    if old and all(old.get(k) == sec[k] for k in ("problem", "dofs", "n_train", "n_test")):
+    if old and all(old.get(k) == sec[k] for k in ("problem", "dofs", "n_train", "n_test", "n_val")):
         sec["models"] = dict(old["models"])        # same data: the models run now replace their own rows only
+
+    def val_error(P, T):
+        return norm.relative_error(P, T).mean().item()
+
+    def curve(history, key):
+        """The validation curve's last 10 % of epochs and the best epoch (chosen on validation)."""
+        c = history.get(key, []) if history else []
+        if not c:
+            return {}
+        k = max(1, len(c) // 10)
+        return {"epochs": len(c), "best_epoch": history.get("best_epoch"),
+                "val_last_10pct": [min(c[-k:]), max(c[-k:])], "val_best": min(c)}
 
     def score(pred):
         return {"rel_l2": norm.relative_error(pred, Yte).mean().item(),
@@ -168,11 +196,11 @@ def main(argv=None):
         runs = []
         for seed in range(1 if kind in ("zero", "least_squares", "linear_mg_untrained") else a.seeds):
             t1 = time.perf_counter()
-            steps, lin = 0, None
+            steps, lin, conv = 0, None, {}
             if kind == "zero":
                 pred = torch.zeros_like(Yte)
             elif kind == "least_squares":
-                m = LeastSquaresOperator(error=lambda P, T: norm.relative_error(P, T).mean().item()).fit(Xtr, Ytr)
+                m = LeastSquaresOperator(error=val_error).fit(Xtr, Ytr, val=(Xv, Yv))
                 pred, lin = m.predict(Xte), linearity_error(m.predict, Xte)
             elif kind in ("linear_mg_physics", "linear_mg_hybrid"):
                 m = spon_baseline.SPONModel({**spec, "processor": {"kind": "linear_mg", "cycles": a.cycles,
@@ -180,12 +208,14 @@ def main(argv=None):
                 pool = prob.sample_inputs(a.pool, seed=10_000 + seed)       # fresh inputs, no labels
                 pool = pool.reshape(len(pool), -1)
                 steps = fit_physics(m, pool, energy, a.epochs, len(Xtr), mass, stiffness,
-                                    (Xtr, Ytr) if kind == "linear_mg_hybrid" else None, desc=f"{kind} seed {seed}")
+                                    (Xtr, Ytr) if kind == "linear_mg_hybrid" else None, desc=f"{kind} seed {seed}",
+                                    val=None if kind == "linear_mg_physics" else (Xv, Yv))
+                conv = curve(m.history, "test_rel")
                 pred = m.predict(Xte)
                 lin = linearity_error(m.predict, Xte)
-            elif kind.startswith("linear_mg") or kind == "spon_mg":
+            elif kind.startswith("linear_mg") or kind in ("spon_mg", "spon_graph"):
                 proc = ({"kind": "linear_mg", "cycles": a.cycles, "hidden": 16} if kind.startswith("linear_mg")
-                        else spon_baseline.mg())
+                        else spon_baseline.mg() if kind == "spon_mg" else dict(spon_baseline.GRAPH))
                 # SPON-MG keeps its own recipe (the L2-projection encoder, rate 3e-3)
                 m = spon_baseline.SPONModel({**spec, "processor": proc, **({} if proc["kind"] == "linear_mg" else
                                                                           {"encoder": "l2"})},
@@ -193,21 +223,24 @@ def main(argv=None):
                 if kind == "linear_mg_untrained":
                     m.model.fit_scales(Xtr, Ytr)
                 else:
-                    m.fit(Xtr, Ytr, a.epochs, desc=f"{kind} seed {seed}")
+                    m.fit(Xtr, Ytr, a.epochs, desc=f"{kind} seed {seed}", val=(Xv, Yv))
                     steps = a.epochs * -(-len(Xtr) // m.batch_size)
+                    conv = curve(m.history, "test_rel")
                 pred = m.predict(Xte)
                 if proc["kind"] == "linear_mg":
                     lin = linearity_error(m.predict, Xte)
             elif kind == "fno":
                 grid = GridTransfer(fd.FunctionSpace(V.mesh(), "CG", 1), n=a.grid)
                 sec["fno_data_path"] = data_path_check(grid)        # a linear field through FE -> grid -> FE
-                m = fno.GridFNO(grid, seed=seed, c=c, **fno.SETTINGS["fno"]).fit(Xtr, Ytr, a.epochs,
-                                                                              desc=f"fno {seed}")
+                m = fno.GridFNO(grid, seed=seed, c=c, **fno.SETTINGS["fno"]).fit(
+                    Xtr, Ytr, a.epochs, desc=f"fno {seed}", val=(Xv, Yv, val_error))
+                conv = curve(m.history, "val_rel")
                 pred = m.predict(Xte)
                 steps = a.epochs * -(-len(Xtr) // 20)
             else:
                 raise SystemExit(f"--models: unknown model {kind!r}")
             runs.append({"seed": seed, **score(pred), "train_seconds": time.perf_counter() - t1, "steps": steps,
+                         **conv,
                          **({"linearity_error": lin} if lin is not None else {})})
             print(kind, runs[-1], flush=True)
         mean, std = mean_std([r["rel_l2"] for r in runs])

@@ -66,6 +66,10 @@ class SPON(nn.Module):
         # count, sum, sum of squares of E(x); count, Σ(y-lift)²; for a linear processor ⟨p, y-lift⟩, ⟨p, p⟩
         # with p = D(P(E x)) - lift, the untrained model's output at unit scales
         linear = getattr(self.processor, "scale_from_output", False)
+        # a processor that can infer its operator from pairs (the linear multigrid) gets the least-squares
+        # operator of the labelled pairs, and the output scale then equals the input scale
+        infer = linear and getattr(self.processor, "hparams", {}).get("infer_operator", False)
+        normal = None
         stats = torch.zeros(7, dtype=torch.float64)
         for x, y, *labelled_x in batches:      # (x, y) or (x, y, the inputs of y's rows) when y has fewer
             enc = self.encoder(x)
@@ -74,17 +78,26 @@ class SPON(nn.Module):
             if y is not None:
                 r = (y.reshape(len(y), -1) - base).double()
                 stats[3:5] += torch.stack([torch.tensor(float(r.numel())), r.pow(2).sum().cpu()])
-                if linear:
-                    el = self.encoder(labelled_x[0]) if labelled_x else enc
+                el = self.encoder(labelled_x[0]) if labelled_x else enc
+                if infer:
+                    F, R = self.processor.operator_normal_equations(el.reshape(len(y), -1), r)
+                    normal = (F, R) if normal is None else (normal[0] + F, normal[1] + R)
+                elif linear:
                     p = (d(self.processor(el)).reshape(len(y), -1) - base).double()
                     stats[5:] += torch.stack([(p * r).sum().cpu(), p.pow(2).sum().cpu()])
         if reduce is not None:
             stats = reduce(stats)
+            if normal is not None:
+                normal = (reduce(normal[0]), reduce(normal[1]))
         n, s, q, ny, qy, pr, pp = stats.tolist()
         if n < 2:
             raise ValueError("x: expected at least two input values to fit the input scale")
         self.input_scale.fill_((max(q - s * s / n, 0.0) / (n - 1)) ** 0.5)
         if ny == 0:
+            return
+        if normal is not None:
+            self.processor.set_operator(*normal)
+            self.output_scale.copy_(self.input_scale)
             return
         if linear and pp > 0:
             # a processor that starts as a solve (the linear multigrid): the least-squares scale of its own

@@ -44,11 +44,12 @@ __all__ = ["LinearMultigridProcessor", "Stencil", "Couplings"]
 class Couplings(FEModule):
     """The geometric couplings of a level, on its DOF graph's edges and nodes: ``g_ij = G_ij / k̄``
     with ``G_ij[a, b] = ∫ ∂_b φ_j ∂_a φ_i dx`` (:func:`~spon.fem.assembly.gradient_matrices`),
-    ``k̄`` the mean diagonal of the Laplace stiffness; ``held``, 1 on the nodes of the facets marked
+    ``k̄`` the mean diagonal of the Laplace stiffness (of this level, or the one given: a hierarchy
+    uses its finest level's on every level); ``held``, 1 on the nodes of the facets marked
     ``dirichlet`` (``"on_boundary"`` or markers); the Laplace diagonal ``a_ii = tr g_ii`` (1 on held
     nodes). Buffers are rebuilt from ``V``."""
 
-    def __init__(self, V, graph: DOFGraph, dirichlet="on_boundary"):
+    def __init__(self, V, graph: DOFGraph, dirichlet="on_boundary", kbar: float | None = None):
         super().__init__()
         import firedrake as fd
         import numpy as np
@@ -72,7 +73,8 @@ class Couplings(FEModule):
         if not torch.equal(torch.stack([idx[1][off], idx[0][off]]), graph.edge_index):
             raise ValueError("graph: expected the DOF graph of V")
         trace = node[:, :: d + 1].sum(dim=1)
-        kbar = trace.mean()
+        # one k̄ for every level (the finest's): a rediscretised operator is then Galerkin-consistent
+        self.kbar = kbar = float(trace.mean()) if kbar is None else float(kbar)
         b = torch.zeros(graph.n_nodes, dtype=torch.float64)
         b[torch.as_tensor(np.unique(fd.DirichletBC(V, 0.0, dirichlet).nodes), dtype=torch.long)] = 1.0
         self.register_buffer("held", b, persistent=False)
@@ -90,8 +92,9 @@ class Stencil(nn.Module):
     linear in ``h``.
 
     ``kind="operator"`` starts as the Laplace stiffness over ``k̄`` on free rows and the identity on
-    held rows (a Dirichlet problem's operator); ``kind="smoother"`` as damped Jacobi for it,
-    ``ω / a_ii``, with ``ω = 2/3``.
+    held rows (a Dirichlet problem's operator). ``kind="smoother"`` is damped block Jacobi for the
+    level's operator, ``D_i = (A_ii)⁻¹ Ω`` with a learned ``Ω`` (``2/3 I`` at first), plus learned
+    couplings over the Laplace diagonal (zero at first): it follows the operator as that is learned.
     """
 
     def __init__(self, c: int, dim: int, hidden: int = 16, kind: str = "operator"):
@@ -113,8 +116,9 @@ class Stencil(nn.Module):
             nn.init.zeros_(net[-1].bias)
         self.diag = nn.Parameter(torch.eye(c) * (2 / 3 if kind == "smoother" else 0.0))
 
-    def weights(self, graph: DOFGraph, geo: Couplings, dt):
-        """``(W, D)``: the edge blocks ``(E, c, c)`` and the diagonal blocks ``(N, c, c)``."""
+    def weights(self, graph: DOFGraph, geo: Couplings, dt, jacobi: torch.Tensor | None = None):
+        """``(W, D)``: the edge blocks ``(E, c, c)`` and the diagonal blocks ``(N, c, c)``; a smoother
+        needs ``jacobi``, the inverse diagonal blocks ``(N, c, c)`` of its level's operator."""
         s, t = graph.edge_index
         c = self.c
         b = geo.held.to(dt)
@@ -122,25 +126,31 @@ class Stencil(nn.Module):
         inside = (1 - b)[:, None, None]
         W = self.edge(torch.cat([graph.edge_attr.to(dt), b[t, None], ge], dim=1)).view(-1, c, c)
         D = self.node(torch.cat([graph.inv_degree.to(dt), b[:, None], gn], dim=1)).view(-1, c, c)
-        D = D + self.diag.to(dt)
         if self.kind == "operator":      # couplings inside; the identity on boundary rows
             W = W + inside[t] * self.theta(ge).view(-1, c, c)
-            D = D + inside * self.theta(gn).view(-1, c, c) + (1 - inside) * torch.eye(c, dtype=dt)
-        else:                            # scaled by the Laplace diagonal, as Jacobi is
-            W = (W + self.theta(ge).view(-1, c, c)) / geo.a_diag.to(dt)[t, None, None]
-            D = D / geo.a_diag.to(dt)[:, None, None]
+            D = D + self.diag.to(dt) + inside * self.theta(gn).view(-1, c, c) + (1 - inside) * torch.eye(c, dtype=dt)
+        else:
+            if jacobi is None:
+                raise ValueError("jacobi: a smoother needs its operator's inverse diagonal blocks")
+            a = geo.a_diag.to(dt)
+            W = (W + self.theta(ge).view(-1, c, c)) / a[t, None, None]
+            D = jacobi @ self.diag.to(dt) + D / a[:, None, None]
         return W, D
 
-    def forward(self, h: torch.Tensor, graph: DOFGraph, geo: Couplings) -> torch.Tensor:
+    @staticmethod
+    def apply(W: torch.Tensor, D: torch.Tensor, h: torch.Tensor, graph: DOFGraph) -> torch.Tensor:
+        """``(S h)_i = D_i h_i + Σ_j W_ij h_j`` for ``h`` of shape ``(batch, N, c)``."""
         s, t = graph.edge_index
-        W, D = self.weights(graph, geo, h.dtype)
         m = torch.einsum("eij,bej->bei", W, h.index_select(1, s))
         return torch.einsum("nij,bnj->bni", D, h) + torch.zeros_like(h).index_add_(1, t, m)
 
-    def dense(self, graph: DOFGraph, geo: Couplings, dt) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, graph: DOFGraph, geo: Couplings, jacobi=None) -> torch.Tensor:
+        return self.apply(*self.weights(graph, geo, h.dtype, jacobi), h, graph)
+
+    def dense(self, graph: DOFGraph, geo: Couplings, dt, weights=None) -> torch.Tensor:
         """The operator as a dense ``(N·c, N·c)`` matrix (node-major), for the coarse solve."""
         s, t = graph.edge_index
-        W, D = self.weights(graph, geo, dt)
+        W, D = self.weights(graph, geo, dt) if weights is None else weights
         N, c = graph.n_nodes, self.c
         blocks = torch.zeros(N, N, c, c, dtype=dt, device=W.device).index_put((t, s), W, accumulate=True)
         idx = torch.arange(N, device=W.device)
@@ -162,6 +172,9 @@ class LinearMultigridProcessor(nn.Module):
     dirichlet : the facets whose nodes are held at zero (``"on_boundary"`` or markers): the input is
         zeroed there and the operators' rows are the identity, so the cycles solve the Dirichlet
         problem; a spec-built model takes the Dirichlet decoder's.
+    infer_operator : :meth:`SPON.fit_scales <spon.models.SPON.fit_scales>` with labelled pairs sets every
+        level's operator to the least-squares one of the pairs (:meth:`operator_normal_equations`),
+        so training starts from multigrid for the operator the data obey.
 
     Examples
     --------
@@ -177,7 +190,7 @@ class LinearMultigridProcessor(nn.Module):
 
     def __init__(self, spaces, cycles: int = 2, hidden: int = 16, nonlinear: bool = False, width: int = 16,
                  coarse_width: int = 32, smooth: int = 1, coarse_layers: int = 2, in_channels: int | None = None,
-                 out_channels: int | None = None, dirichlet="on_boundary"):
+                 out_channels: int | None = None, dirichlet="on_boundary", infer_operator: bool = True):
         super().__init__()
         spaces, in_channels, out_channels, dim = level_channels(spaces, in_channels, out_channels)
         if in_channels != out_channels:
@@ -188,7 +201,7 @@ class LinearMultigridProcessor(nn.Module):
         self.dim = dim
         self.c = c = in_channels
         self.hparams = dict(levels=len(spaces), in_channels=c, out_channels=c, cycles=int(cycles), hidden=hidden,
-                            nonlinear=bool(nonlinear), linear=not nonlinear,
+                            nonlinear=bool(nonlinear), linear=not nonlinear, infer_operator=bool(infer_operator),
                             dirichlet=dirichlet if isinstance(dirichlet, str) else [int(m) for m in dirichlet])
         L = len(spaces)
         # start as geometric multigrid for the FE Laplacian with the held rows the identity: operators its
@@ -211,34 +224,89 @@ class LinearMultigridProcessor(nn.Module):
             raise ValueError(f"spaces: expected {self.hparams['levels']} levels, got {len(spaces)}")
         dev = self.A[0].diag.device
         self.graphs = nn.ModuleList(DOFGraph(V) for V in spaces).to(dev)        # coarsest first
-        self.geo = nn.ModuleList(Couplings(V, g, self.hparams["dirichlet"])
-                                 for V, g in zip(spaces, self.graphs)).to(dev)
+        fine = Couplings(spaces[-1], self.graphs[-1], self.hparams["dirichlet"])
+        self.geo = nn.ModuleList([*(Couplings(V, g, self.hparams["dirichlet"], kbar=fine.kbar)
+                                    for V, g in zip(spaces[:-1], self.graphs[:-1])), fine]).to(dev)
         self.transfers = nn.ModuleList(Transfer(a, b) for a, b in zip(spaces[:-1], spaces[1:])).to(dev)
         if hasattr(self, "correction"):
             self.correction.bind(spaces)
         return self
 
-    def _vcycle(self, r: torch.Tensor, lvl: int) -> torch.Tensor:
-        if lvl == 0:                   # the coarse solve: the learned coarse operator, factorised
+    def _weights(self, dt):
+        """Every level's operator and smoother blocks, once per call (they depend on the mesh and the
+        parameters only); the coarse operator factorised."""
+        ops, pre, post = [], [], []
+        for lvl, (g, geo) in enumerate(zip(self.graphs, self.geo)):
+            W, D = self.A[lvl].weights(g, geo, dt)
+            ops.append((W, D))
+            if lvl:
+                jacobi = torch.linalg.inv(D)
+                pre.append(self.pre[lvl - 1].weights(g, geo, dt, jacobi))
+                post.append(self.post[lvl - 1].weights(g, geo, dt, jacobi))
+        coarse = torch.linalg.lu_factor(self.A[0].dense(self.graphs[0], self.geo[0], dt, ops[0]))
+        return ops, pre, post, coarse
+
+    def _vcycle(self, r: torch.Tensor, lvl: int, w) -> torch.Tensor:
+        # residuals and corrections vanish on held nodes: the cycle solves for the free values only
+        ops, pre, post, coarse = w
+        free = (1 - self.geo[lvl].held.to(r.dtype))[None, :, None]
+        r = r * free
+        if lvl == 0:                   # the coarse solve with the learned coarse operator
             B, N, c = r.shape
-            A0 = self.A[0].dense(self.graphs[0], self.geo[0], r.dtype)
-            return torch.linalg.solve(A0, r.reshape(B, N * c).T).T.reshape(B, N, c)
-        g, geo, T = self.graphs[lvl], self.geo[lvl], self.transfers[lvl - 1]
-        e = self.pre[lvl - 1](r, g, geo)
-        rc = T.restrict_sum(r - self.A[lvl](e, g, geo))
-        e = e + T.prolong(self._vcycle(rc, lvl - 1))
-        return e + self.post[lvl - 1](r - self.A[lvl](e, g, geo), g, geo)
+            return torch.linalg.lu_solve(*coarse, r.reshape(B, N * c).T).T.reshape(B, N, c) * free
+        g, T, apply = self.graphs[lvl], self.transfers[lvl - 1], Stencil.apply
+        e = apply(*pre[lvl - 1], r, g) * free
+        rc = T.restrict_sum(r - apply(*ops[lvl], e, g))
+        e = e + T.prolong(self._vcycle(rc, lvl - 1, w)) * free
+        return e + apply(*post[lvl - 1], r - apply(*ops[lvl], e, g), g) * free
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         fine, c = self.graphs[-1], self.c
         if x.dim() != 2 or x.shape[1] != fine.n_nodes * c:
             raise ValueError(f"x: expected shape (batch, {fine.n_nodes * c}), got {tuple(x.shape)}")
         B, L = x.shape[0], self.hparams["levels"]
+        w = self._weights(x.dtype)
         f = x.reshape(B, fine.n_nodes, c) * (1 - self.geo[-1].held.to(x.dtype))[None, :, None]
-        u = self._vcycle(f, L - 1)
+        u = self._vcycle(f, L - 1, w)
         for _ in range(self.hparams["cycles"] - 1):
-            u = u + self._vcycle(f - self.A[L - 1](u, fine, self.geo[-1]), L - 1)
+            u = u + self._vcycle(f - Stencil.apply(*w[0][L - 1], u, fine), L - 1, w)
         y = u.reshape(B, -1)
         if self.hparams["nonlinear"]:
             y = y + self.correction(x)
         return y
+
+    @torch.no_grad()
+    def operator_normal_equations(self, x: torch.Tensor, u: torch.Tensor):
+        """The normal equations ``(F, R)`` of ``min_Θ Σ ‖A_Θ u − x‖²`` over the free rows of the finest
+        level, for inputs ``x`` and wanted outputs ``u`` (both ``(batch, N·c)``): ``A_Θ u`` is linear in
+        ``Θ``, so the operator that maps the outputs back to the inputs is a small least-squares
+        problem (operator inference). Sums over batches; :meth:`set_operator` takes the solution."""
+        g, geo, c = self.graphs[-1], self.geo[-1], self.c
+        s, t = g.edge_index
+        B, N = len(x), g.n_nodes
+        u, x = u.reshape(B, N, c).double(), x.reshape(B, N, c).double()
+        ge, gn = geo.edge.double(), geo.node.double()
+        # h[b, i, q, k] = Σ_j g_ij[q] u_j[k]: the features whose combination by Θ gives (A_Θ u)_i
+        h = torch.einsum("nq,bnk->bnqk", gn, u).index_add_(1, t, torch.einsum("eq,bek->beqk", ge, u[:, s]))
+        free = geo.held.double() == 0
+        h, x = h[:, free].reshape(-1, h.shape[2] * c), x[:, free].reshape(-1, c)
+        return h.T @ h, h.T @ x
+
+    @torch.no_grad()
+    def set_operator(self, F: torch.Tensor, R: torch.Tensor, rcond: float = 1e-10) -> torch.Tensor:
+        """Solve the normal equations of :meth:`operator_normal_equations` (minimum norm: directions of
+        ``F`` below ``rcond`` times its largest eigenvalue are dropped, such as a null Lagrangian
+        ``∂_x u ∂_y v − ∂_y u ∂_x v`` that no interior row sees) and set every level's ``Θ`` to the solution (rediscretisation: the couplings share one ``k̄``),
+        with the learned corrections zero. Returns ``Θ``, shape ``(c·c, d²)``."""
+        c, n = self.c, F.shape[0]
+        lam, Q = torch.linalg.eigh(F)
+        keep = lam > rcond * lam.max()
+        sol = Q[:, keep] @ ((Q[:, keep].T @ R) / lam[keep, None])        # ((q, k), a)
+        theta = sol.reshape(n // c, c, c).permute(2, 1, 0).reshape(c * c, n // c)    # row a·c + k, column q
+        for A in self.A:
+            A.theta.weight.copy_(theta.to(A.theta.weight))
+            A.diag.zero_()
+            for net in (A.edge, A.node):
+                net[-1].weight.zero_()
+                net[-1].bias.zero_()
+        return theta

@@ -153,7 +153,7 @@ class Trainer:
 
     def fit(self, train, test=None, *, physics=None, physics_weight: float = 1.0,
             data_weight: float = 1.0, labelled=None, output_scale: float | None = None,
-            resume=None, callback=None) -> dict:
+            resume=None, callback=None, restore_best: bool = False) -> dict:
         """Train on ``train`` and report the FE-norm error on ``test``.
 
         ``train``/``test``: ``(inputs, outputs)`` or ``(inputs, outputs, decoder_data)``
@@ -177,7 +177,12 @@ class Trainer:
         uninterrupted run.
 
         ``callback(epoch, step, loss)`` is called after every optimiser step.
+
+        ``restore_best``: end with the weights of the epoch whose error on ``test`` was lowest (then
+        ``test`` is a validation split; ``history["best_epoch"]`` says which epoch).
         """
+        if restore_best and test is None:
+            raise ValueError("restore_best: expected a validation split in test")
         samples = as_samples(train, labelled, dtype=self.dtype)
         test_samples = None if test is None else as_samples(test, dtype=self.dtype)
         if not samples.has_outputs and physics is None:
@@ -250,6 +255,11 @@ class Trainer:
                                              "seed": self.seed, "world_size": self.world, **data_id})
             elif test is not None and rel < best:
                 best = rel
+            if restore_best and rel <= best:
+                kept = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                self.history["best_epoch"] = epoch + 1
+        if restore_best and "best_epoch" in self.history:
+            self.model.load_state_dict(kept)
         log.info("trained %d epochs in %.1f s", self.epochs, time.perf_counter() - t0)
         return self.history
 
