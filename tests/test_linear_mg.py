@@ -98,6 +98,23 @@ def test_operator_inference_gives_an_elasticity_solve():
     assert errs[False] > 20 * errs[True]
 
 
+def test_training_ends_at_the_best_validation_epoch(poisson):
+    """restore_best: the weights are those of the lowest validation error, the untrained start included
+    (epoch 0), and the operators inferred from the pairs stay fixed unless train_operator."""
+    prob, x, y = poisson
+    model = build_spon(_spec(cycles=1))
+    h = Trainer(model, epochs=3, batch_size=8, lr=3e-2, progress=False).fit((x[:30], y[:30]), (x[30:], y[30:]),
+                                                                          restore_best=True)
+    curve = [h["initial_test_rel"], *h["test_rel"]]
+    assert h["best_epoch"] == min(range(4), key=curve.__getitem__)
+    with torch.no_grad():
+        err = FENorm(prob.output_space).relative_error(model(x[30:]), y[30:]).mean().item()
+    assert err == pytest.approx(min(curve), rel=1e-10)
+    assert not any(p.requires_grad for p in model.processor.A.parameters())
+    with pytest.raises(ValueError, match="restore_best: expected a validation split"):
+        Trainer(model, epochs=1, progress=False).fit((x, y), restore_best=True)
+
+
 def test_bad_input():
     model = build_spon(_spec())
     with pytest.raises(ValueError, match=r"x: expected shape \(batch, "):

@@ -142,6 +142,8 @@ def main(argv=None):
     p.add_argument("--cycles", type=int, default=3)
     p.add_argument("--models", default="zero,least_squares,linear_mg_untrained,linear_mg")
     p.add_argument("--grid", type=int, default=32)
+    p.add_argument("--linear-lr", type=float, default=1e-3,
+                   help="the linear multigrid's learning rate (it starts from the inferred operator)")
     p.add_argument("--pool", type=int, default=3000,
                    help="fresh inputs (no solves) for physics-informed training: each is seen about once")
     p.add_argument("--threads", type=int, default=None)
@@ -204,7 +206,7 @@ def main(argv=None):
                 pred, lin = m.predict(Xte), linearity_error(m.predict, Xte)
             elif kind in ("linear_mg_physics", "linear_mg_hybrid"):
                 m = spon_baseline.SPONModel({**spec, "processor": {"kind": "linear_mg", "cycles": a.cycles,
-                                                                   "hidden": 16}}, seed, lr=1e-3)
+                                                                   "hidden": 16}}, seed, lr=a.linear_lr)
                 pool = prob.sample_inputs(a.pool, seed=10_000 + seed)       # fresh inputs, no labels
                 pool = pool.reshape(len(pool), -1)
                 steps = fit_physics(m, pool, energy, a.epochs, len(Xtr), mass, stiffness,
@@ -219,7 +221,7 @@ def main(argv=None):
                 # SPON-MG keeps its own recipe (the L2-projection encoder, rate 3e-3)
                 m = spon_baseline.SPONModel({**spec, "processor": proc, **({} if proc["kind"] == "linear_mg" else
                                                                           {"encoder": "l2"})},
-                                            seed, lr=1e-3 if proc["kind"] == "linear_mg" else 3e-3)
+                                            seed, lr=a.linear_lr if proc["kind"] == "linear_mg" else 3e-3)
                 if kind == "linear_mg_untrained":
                     m.model.fit_scales(Xtr, Ytr)
                 else:

@@ -179,7 +179,8 @@ class Trainer:
         ``callback(epoch, step, loss)`` is called after every optimiser step.
 
         ``restore_best``: end with the weights of the epoch whose error on ``test`` was lowest (then
-        ``test`` is a validation split; ``history["best_epoch"]`` says which epoch).
+        ``test`` is a validation split; ``history["best_epoch"]`` says which epoch, 0 for the weights
+        training started from).
         """
         if restore_best and test is None:
             raise ValueError("restore_best: expected a validation split in test")
@@ -209,6 +210,11 @@ class Trainer:
         if resume is not None:
             start, best = self._restore(resume, sched, data_id)
         net = self._parallel()
+        if restore_best and start == 0:      # the start competes too: training must not end worse than it began
+            best = min(best, self._test_mean(test_samples))
+            self.history["initial_test_rel"] = best
+            kept = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.history["best_epoch"] = 0
         t0 = time.perf_counter()
         bar = trange(start, self.epochs, desc=self.desc, disable=not self.progress,
                      initial=start, total=self.epochs)
