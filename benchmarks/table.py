@@ -176,18 +176,20 @@ def scaling(d):
 
 
 _ACCURACY = {"zero": "zero", "least_squares": "least squares on the DOFs (ridge, α on validation)",
-             "linear_mg_untrained": "linear multigrid, untrained (geometric MG for the FE Laplacian, scale fitted)",
-             "linear_mg": "linear multigrid, trained on the labelled pairs",
-             "linear_mg_physics": "linear multigrid, physics only (energy, fresh unlabelled inputs)",
-             "linear_mg_hybrid": "linear multigrid, hybrid (labelled pairs + energy on fresh inputs)",
-             "spon_mg": "SPON-MG", "fno": "FNO (grid)"}
+             "linear_mg_untrained": "linear multigrid, operator inferred from the pairs (closed form, no "
+                                    "optimiser step)",
+             "linear_mg": "linear multigrid, operator inferred, smoothers trained on the labelled pairs",
+             "linear_mg_physics": "linear multigrid, physics only: operator from K v (no labels, no solves), "
+                                  "smoothers trained on the energy of fresh unlabelled inputs",
+             "linear_mg_hybrid": "linear multigrid, hybrid (operator inferred; labelled pairs + energy)",
+             "spon_mg": "SPON-MG (own recipe)", "spon_graph": "SPON-graph (own recipe)", "fno": "FNO (grid, own recipe)"}
 
 
 def accuracy(d):
     """Source-to-solution maps: every model's relative L² (mean ± std over seeds), steps, seconds,
     boundary error and, for linear models, the linearity error."""
-    rows = ["| problem | model | seeds | relative L² | steps | train s | max BC error | linearity error |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| problem | model | seeds | relative L² | steps | best epoch (validation) | train s | max BC error "
+            "| linearity error |", "|---|---|---|---|---|---|---|---|---|"]
     for name in ("poisson_source", "elasticity_source"):
         if name not in d:
             continue
@@ -195,8 +197,12 @@ def accuracy(d):
         for kind, r in d[name]["models"].items():
             std = f" ± {r['rel_l2_std']:.4f}" if r["seeds"] > 1 else ""
             lin = f"{r['linearity_error']:.0e}" if "linearity_error" in r else "—"
+            runs = r.get("runs", [])
+            best = (", ".join(str(x.get("best_epoch")) for x in runs) + f" of {runs[0]['epochs']}"
+                    if runs and runs[0].get("best_epoch") is not None else "—")
             rows.append(f"| {label} | {_ACCURACY.get(kind, kind)} | {r['seeds']} | {r['rel_l2_mean']:.4f}{std} "
-                        f"| {r['steps']} | {r['train_seconds']:.0f} | {r['max_boundary_error']:.0e} | {lin} |")
+                        f"| {r['steps']} | {best} | {r['train_seconds']:.0f} | {r['max_boundary_error']:.0e} "
+                        f"| {lin} |")
     return "\n".join(rows)
 
 

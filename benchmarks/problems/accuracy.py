@@ -147,13 +147,22 @@ def main(argv=None):
     p.add_argument("--pool", type=int, default=3000,
                    help="fresh inputs (no solves) for physics-informed training: each is seen about once")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--domain", default="unit_square", choices=["unit_square", "l_shape"],
+                   help="poisson_source's domain; the L-shape's section is poisson_source_l_shape")
+    p.add_argument("--sizes", default=None,
+                   help="a data-size curve instead of the table: comma-separated training set sizes (the first n "
+                        "of the largest), written to the section <problem>_curve")
     p.add_argument("--out", type=Path, default=RESULTS / "accuracy.json")
     a = p.parse_args(argv)
     threads = set_threads(a.threads)
     t0 = time.perf_counter()
     elastic = a.problem == "elasticity_source"
-    ms = MeshSpec("cook_membrane", a.h or 6.0, 2) if elastic else MeshSpec("unit_square", a.h or 0.2, 2)
+    ms = MeshSpec("cook_membrane", a.h or 6.0, 2) if elastic else MeshSpec(a.domain, a.h or 0.2, 2)
     prob = _Elasticity(ms) if elastic else PoissonProblem(ms, length_scale=0.2)
+    name = a.problem + ("" if elastic or a.domain == "unit_square" else f"_{a.domain}")
+    sizes = sorted(int(k) for k in a.sizes.split(",")) if a.sizes else None
+    if sizes:
+        a.n_train, name = sizes[-1], name + "_curve"
     n = a.n_test + a.n_train + a.n_val
     X, Y, data_seconds = generate(prob, n, flat=elastic)
     Xte, Yte = X[:a.n_test], Y[:a.n_test]
@@ -166,9 +175,11 @@ def main(argv=None):
     out = Results(a.out)
     sec = {"problem": prob.metadata(), "dofs": V.dim(), "n_train": a.n_train, "n_test": a.n_test, "n_val": a.n_val,
            "data_seconds": data_seconds, "machine": machine(threads), "models": {}}
-    old = out.get(a.problem)
+    old = out.get(name)
     if old and all(old.get(k) == sec[k] for k in ("problem", "dofs", "n_train", "n_test", "n_val")):
         sec["models"] = dict(old["models"])        # same data: the models run now replace their own rows only
+        if sizes:
+            sec["sizes"] = dict(old.get("sizes", {}))
 
     def val_error(P, T):
         return norm.relative_error(P, T).mean().item()
@@ -194,7 +205,9 @@ def main(argv=None):
     energy = normalised_energy(V, prob.input_space, form)
     mass = assembly.mass_matrix(prob.input_space)
     stiffness = petsc_to_torch(fd.assemble(form(fd.TrialFunction(V), fd.TestFunction(V)), mat_type="aij"))
-    for kind in a.models.split(","):
+
+    def run(kind, Xtr, Ytr):
+        """Every seed of one model trained on ``(Xtr, Ytr)``: its summary row."""
         runs = []
         for seed in range(1 if kind in ("zero", "least_squares", "linear_mg_untrained") else a.seeds):
             t1 = time.perf_counter()
@@ -246,15 +259,22 @@ def main(argv=None):
                          **({"linearity_error": lin} if lin is not None else {})})
             print(kind, runs[-1], flush=True)
         mean, std = mean_std([r["rel_l2"] for r in runs])
-        sec["models"][kind] = {"rel_l2_mean": mean, "rel_l2_std": std, "seeds": len(runs),
-                               "steps": runs[0]["steps"], "train_seconds": float(np.mean([r["train_seconds"]
-                                                                                         for r in runs])),
-                               "max_boundary_error": max(r["max_boundary_error"] for r in runs), "runs": runs,
-                               **({"linearity_error": max(r["linearity_error"] for r in runs)}
-                                  if "linearity_error" in runs[0] else {})}
-        out[a.problem] = sec
+        return {"rel_l2_mean": mean, "rel_l2_std": std, "seeds": len(runs), "steps": runs[0]["steps"],
+                "train_seconds": float(np.mean([r["train_seconds"] for r in runs])),
+                "max_boundary_error": max(r["max_boundary_error"] for r in runs), "runs": runs,
+                **({"linearity_error": max(r["linearity_error"] for r in runs)} if "linearity_error" in runs[0]
+                   else {})}
+
+    for kind in a.models.split(","):
+        if sizes:
+            for k in sizes:
+                sec.setdefault("sizes", {}).setdefault(str(k), {})[kind] = run(kind, Xtr[:k], Ytr[:k])
+                out[name] = sec
+        else:
+            sec["models"][kind] = run(kind, Xtr, Ytr)
+            out[name] = sec
     sec["total_seconds"] = time.perf_counter() - t0
-    out[a.problem] = sec
+    out[name] = sec
     return out.data
 
 

@@ -18,11 +18,16 @@ and linear in the data:
 
 It starts as geometric multigrid for the FE Laplacian of each level with the
 boundary nodes held (a Dirichlet problem's operator, up to scale): operators the
-Laplace stiffness, damped Jacobi smoothers, the coarse operator solved exactly.
-With the ``moments`` encoder (the load vector ``b = M f``) the untrained model is
-then a multigrid Poisson solve, and training learns the operator (any
-constant-coefficient second-order one is a linear map ``Θ`` of the levels'
-geometric couplings), the smoothers and the scale.
+Laplace stiffness, damped block-Jacobi smoothers of the operators, the coarse
+operator solved exactly. Given labelled pairs, :meth:`SPON.fit_scales
+<spon.models.SPON.fit_scales>` first *infers the operator*: ``A_Θ u`` is linear in
+``Θ``, so the ``Θ`` with ``A_Θ u ≈ b`` on the pairs is a least-squares problem of
+``c² d²`` unknowns (16 for plane elasticity), solved in closed form and put on every
+level (one ``k̄`` for all, so the levels are a rediscretisation). For data from a
+constant-coefficient operator this recovers it exactly, and the untrained model is
+multigrid for the right operator; training then tunes the smoothers (and, with
+``train_operator``, the operators). Without labels, pairs ``(K v, v)`` from the
+physics' stiffness give the same inference with no solve.
 
 No bias and no activation touches the data, so ``P(αf + βg) = αP(f) + βP(g)`` to
 round-off (``hparams["linear"]``). ``nonlinear=True`` adds a SPON-MG V-cycle
