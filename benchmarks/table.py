@@ -190,7 +190,7 @@ def accuracy(d):
     boundary error and, for linear models, the linearity error."""
     rows = ["| problem | model | seeds | relative L² | steps | best epoch (validation) | train s | max BC error "
             "| linearity error |", "|---|---|---|---|---|---|---|---|---|"]
-    for name in ("poisson_source", "elasticity_source"):
+    for name in ("poisson_source", "poisson_source_l_shape", "elasticity_source"):
         if name not in d:
             continue
         label = f"{name} ({d[name]['dofs']} DOFs, {d[name]['n_train']} training pairs)"
@@ -203,6 +203,21 @@ def accuracy(d):
             rows.append(f"| {label} | {_ACCURACY.get(kind, kind)} | {r['seeds']} | {r['rel_l2_mean']:.4f}{std} "
                         f"| {r['steps']} | {best} | {r['train_seconds']:.0f} | {r['max_boundary_error']:.0e} "
                         f"| {lin} |")
+    curves = [n for n in ("poisson_source_curve", "poisson_source_l_shape_curve") if n in d]
+    if curves:
+        rows += ["", "| data-size curve | model | " + " | ".join(f"{k} pairs" for k in d[curves[0]]["sizes"]) + " |",
+                 "|---|---|" + "---|" * len(d[curves[0]]["sizes"])]
+        for name in curves:
+            sizes = d[name]["sizes"]
+            kinds = [k for k in next(iter(sizes.values()))]
+            for kind in kinds:
+                cells = []
+                for k in sizes:
+                    r = sizes[k].get(kind)
+                    cells.append("" if r is None else f"{r['rel_l2_mean']:.2g}" +
+                                 (f" ± {r['rel_l2_std']:.1g}" if r["seeds"] > 1 else ""))
+                rows.append(f"| {name.removesuffix('_curve')} | {_ACCURACY.get(kind, kind)} | " + " | ".join(cells)
+                            + " |")
     return "\n".join(rows)
 
 

@@ -72,6 +72,7 @@ def test_operator_inference_recovers_the_laplacian(poisson):
     model = build_spon(_spec())
     model.fit_scales(x, y)
     assert model.output_scale.item() == model.input_scale.item()
+    assert model.processor.inference_residual < 1e-6      # round-off, through the normal equations
     for A in model.processor.A:
         theta = A.theta.weight.detach()[0]
         assert torch.allclose(theta / theta[0], torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=theta.dtype), atol=1e-8)
@@ -96,6 +97,15 @@ def test_operator_inference_gives_an_elasticity_solve():
             errs[infer] = FENorm(prob.output_space).relative_error(model(x[20:]), y[20:]).mean().item()
     assert errs[True] < 0.01
     assert errs[False] > 20 * errs[True]
+
+
+def test_inference_on_pairs_of_no_linear_operator_warns(poisson):
+    prob, x, y = poisson
+    y = y + 5 * y * y.abs() / y.abs().max()
+    model = build_spon(_spec())
+    with pytest.warns(UserWarning, match="not those of a linear operator"):
+        model.fit_scales(x, y)
+    assert model.processor.inference_residual > 0.05
 
 
 def test_training_ends_at_the_best_validation_epoch(poisson):

@@ -80,15 +80,15 @@ class SPON(nn.Module):
                 stats[3:5] += torch.stack([torch.tensor(float(r.numel())), r.pow(2).sum().cpu()])
                 el = self.encoder(labelled_x[0]) if labelled_x else enc
                 if infer:
-                    F, R = self.processor.operator_normal_equations(el.reshape(len(y), -1), r)
-                    normal = (F, R) if normal is None else (normal[0] + F, normal[1] + R)
+                    eq = self.processor.operator_normal_equations(el.reshape(len(y), -1), r)
+                    normal = eq if normal is None else tuple(a + b for a, b in zip(normal, eq))
                 elif linear:
                     p = (d(self.processor(el)).reshape(len(y), -1) - base).double()
                     stats[5:] += torch.stack([(p * r).sum().cpu(), p.pow(2).sum().cpu()])
         if reduce is not None:
             stats = reduce(stats)
             if normal is not None:
-                normal = (reduce(normal[0]), reduce(normal[1]))
+                normal = tuple(reduce(t) for t in normal)
         n, s, q, ny, qy, pr, pp = stats.tolist()
         if n < 2:
             raise ValueError("x: expected at least two input values to fit the input scale")

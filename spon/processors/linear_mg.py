@@ -288,7 +288,7 @@ class LinearMultigridProcessor(nn.Module):
 
     @torch.no_grad()
     def operator_normal_equations(self, x: torch.Tensor, u: torch.Tensor):
-        """The normal equations ``(F, R)`` of ``min_Θ Σ ‖A_Θ u − x‖²`` over the free rows of the finest
+        """The normal equations ``(F, R, ‖x‖²)`` of ``min_Θ Σ ‖A_Θ u − x‖²`` over the free rows of the finest
         level, for inputs ``x`` and wanted outputs ``u`` (both ``(batch, N·c)``): ``A_Θ u`` is linear in
         ``Θ``, so the operator that maps the outputs back to the inputs is a small least-squares
         problem (operator inference). Sums over batches; :meth:`set_operator` takes the solution."""
@@ -301,18 +301,32 @@ class LinearMultigridProcessor(nn.Module):
         h = torch.einsum("nq,bnk->bnqk", gn, u).index_add_(1, t, torch.einsum("eq,bek->beqk", ge, u[:, s]))
         free = geo.held.double() == 0
         h, x = h[:, free].reshape(-1, h.shape[2] * c), x[:, free].reshape(-1, c)
-        return h.T @ h, h.T @ x
+        return h.T @ h, h.T @ x, (x * x).sum()
 
     @torch.no_grad()
-    def set_operator(self, F: torch.Tensor, R: torch.Tensor, rcond: float = 1e-10) -> torch.Tensor:
+    def set_operator(self, F: torch.Tensor, R: torch.Tensor, xx: torch.Tensor | None = None,
+                     rcond: float = 1e-10) -> torch.Tensor:
         """Solve the normal equations of :meth:`operator_normal_equations` (minimum norm: directions of
         ``F`` below ``rcond`` times its largest eigenvalue are dropped, such as a null Lagrangian
         ``∂_x u ∂_y v − ∂_y u ∂_x v`` that no interior row sees) and set every level's ``Θ`` to the solution (rediscretisation: the couplings share one ``k̄``),
-        with the learned corrections zero. Returns ``Θ``, shape ``(c·c, d²)``."""
+        with the learned corrections zero. Returns ``Θ``, shape ``(c·c, d²)``.
+
+        With ``xx`` (``Σ ‖x‖²``), ``inference_residual`` is the fit's relative residual
+        ``‖A_Θ u − x‖ / ‖x‖``: round-off for pairs of an operator of this family; above 0.05 a warning
+        says the pairs are not (on Cook's membrane's neo-Hookean data it is large and the inferred
+        operator is indefinite)."""
         c, n = self.c, F.shape[0]
         lam, Q = torch.linalg.eigh(F)
         keep = lam > rcond * lam.max()
         sol = Q[:, keep] @ ((Q[:, keep].T @ R) / lam[keep, None])        # ((q, k), a)
+        if xx is not None and xx > 0:
+            res = (torch.einsum("ia,ij,ja->", sol, F, sol) - 2 * (sol * R).sum() + xx).clamp_min(0) / xx
+            self.inference_residual = float(res.sqrt())
+            if self.inference_residual > 0.05:
+                import warnings
+                warnings.warn(f"the pairs are not those of a linear operator of the couplings' family: the "
+                              f"inferred operator leaves a relative residual {self.inference_residual:.2g} "
+                              "(pass infer_operator=False for a Laplace start)", stacklevel=2)
         theta = sol.reshape(n // c, c, c).permute(2, 1, 0).reshape(c * c, n // c)    # row a·c + k, column q
         for A in self.A:
             A.theta.weight.copy_(theta.to(A.theta.weight))
