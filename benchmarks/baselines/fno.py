@@ -18,8 +18,8 @@ from spon.fem import GridTransfer
 
 RECIPE = ("FNO's own (Li et al. 2021; neuraloperator's Darcy example): Adam lr 1e-3, weight decay 1e-4, "
           "the rate halved every epochs/5 epochs, batch 20, per-point Gaussian normalisation of input "
-          "and output, relative L2 training loss on the grid inside the domain; inputs kappa, x, y and "
-          "the domain mask on a regular grid over the bounding box, 4 Fourier layers; scored in the FE "
+          "and output, relative L2 training loss on the grid inside the domain; inputs kappa, x, y (in [0, 1] "
+          "over the bounding box) and the domain mask on a regular grid over the bounding box, 4 Fourier layers; scored in the FE "
           "L2 norm after bilinear interpolation of its grid output to the FE nodes")
 RECIPE_3D = ("the FNO recipe of the Darcy benchmark on an n³ grid over the cube (kappa, x, y, z and the "
              "mask in, the solid's grid points in the loss), with the 3D setting of Li et al. 2021: 8 "
@@ -52,7 +52,10 @@ class GridFNO:
 
     def _set_grid(self, grid, grid_out):
         self.grid, self.grid_out = grid, grid_out
-        coords = np.meshgrid(*grid.axes[::-1], indexing="ij")[::-1]       # x varies fastest, as the grid
+        # coordinates in [0, 1] over the grid's box, as FNO's own positional channels are: a part measured
+        # in mm (Cook's membrane, 0-48 x 0-60) would otherwise feed channels 50x the size of the others
+        axes = [(a - a[0]) / (a[-1] - a[0]) for a in grid.axes]
+        coords = np.meshgrid(*axes[::-1], indexing="ij")[::-1]             # x varies fastest, as the grid
         self.mask = grid.mask.float()
         self.const = torch.stack([*(torch.as_tensor(g).float() for g in coords), self.mask])
 

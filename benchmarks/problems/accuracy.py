@@ -187,8 +187,8 @@ def main(argv=None):
     def curve(history, key):
         """The validation curve's last 10 % of epochs and the best epoch (chosen on validation)."""
         c = history.get(key, []) if history else []
-        if not c:
-            return {}
+        if not c or all(v != v for v in c):        # no validation (a label-free run keeps its last weights)
+            return {"epochs": len(c)} if c else {}
         k = max(1, len(c) // 10)
         return {"epochs": len(c), "best_epoch": history.get("best_epoch"),
                 "val_last_10pct": [min(c[-k:]), max(c[-k:])], "val_best": min(c)}
