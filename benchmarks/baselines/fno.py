@@ -120,7 +120,7 @@ class GridFNO:
                 self.history["epoch"].append(epoch + 1)
                 self.history["val_rel"].append(err)
                 if err <= best:
-                    best, kept = err, {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+                    best, kept = err, copy.deepcopy(self.net.state_dict())    # neuralop keeps metadata there
                     self.history["best_epoch"] = epoch + 1
         if kept is not None:
             self.net.load_state_dict(kept)
