@@ -7,7 +7,7 @@ import pytest
 from benchmarks import table
 
 ROOT = Path(__file__).resolve().parents[1]
-README_TABLES = ("darcy", "spon_paper", "equino_small_strain", "dns", "scaling", "accuracy")
+README_TABLES = ("darcy", "spon_paper", "equino_small_strain", "dns", "scaling", "accuracy", "step_speed")
 
 
 def _rows(text):
