@@ -11,7 +11,7 @@ sources) and on both; SPON-MG; the FNO. The linear multigrid sees the load vecto
 ``rel_l2_mean``, ``rel_l2_std``, ``seeds``, ``steps``, ``train_seconds``, ``max_boundary_error`` and,
 for a linear model, ``linearity_error`` = ‖S(αf + βg) − αS(f) − βS(g)‖ / ‖αS(f) + βS(g)‖::
 
-    python -m benchmarks run poisson_source --seeds 3 --models least_squares,linear_mg
+    python -m benchmarks run poisson_source elasticity_source --seeds 3       # every model, 100 epochs
 """
 import argparse
 import time
@@ -138,9 +138,10 @@ def main(argv=None):
                    help="a validation split beside the training pairs: the networks' best epoch and least "
                         "squares' regularisation are chosen on it, never on the test set")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--cycles", type=int, default=3)
-    p.add_argument("--models", default="zero,least_squares,linear_mg_untrained,linear_mg")
+    p.add_argument("--models", default="zero,least_squares,linear_mg_untrained,linear_mg,linear_mg_physics,"
+                                        "linear_mg_hybrid,spon_graph,spon_mg,fno")
     p.add_argument("--grid", type=int, default=32)
     p.add_argument("--linear-lr", type=float, default=1e-3,
                    help="the linear multigrid's learning rate (it starts from the inferred operator)")
