@@ -59,3 +59,20 @@ def test_summary_and_results_file(tmp_path):
     other["b"] = {"y": 2}
     r["a"] = {"x": 3}                               # does not undo it
     assert json.loads((tmp_path / "r.json").read_text()) == {"a": {"x": 3}, "b": {"y": 2}}
+
+
+@pytest.mark.benchmark
+def test_fno_coordinate_channels_are_in_the_unit_box():
+    """The grid FNO's coordinate channels span [0, 1] whatever the part's units (Cook's membrane is
+    48 x 60 mm): raw millimetres would be channels fifty times the size of the normalised field."""
+    pytest.importorskip("neuralop")
+    import firedrake as fd
+
+    from benchmarks.baselines.fno import GridFNO
+    from spon.fem import GridTransfer
+    from spon.mesh import MeshSpec, build_mesh
+
+    mesh = build_mesh(MeshSpec("cook_membrane", 16.0, 0))
+    m = GridFNO(GridTransfer(fd.FunctionSpace(mesh, "CG", 1), n=8), n_modes=4, hidden_channels=4, seed=0, c=2)
+    xy = m.const[:2]
+    assert torch.allclose(xy.amin(dim=(1, 2)), torch.zeros(2)) and torch.allclose(xy.amax(dim=(1, 2)), torch.ones(2))

@@ -101,15 +101,3 @@ def test_3d_hole_is_masked():
     vals = g.to_grid_values(_dofs(V, 1 + x + 2 * y - z))[0].numpy()
     assert np.abs(vals[mask] - (1 + gx + 2 * gy - gz)[mask]).max() < 1e-12 and np.all(vals[~mask] == 0)
 
-
-def test_fno_coordinate_channels_are_in_the_unit_box():
-    """The grid FNO's coordinate channels span [0, 1] whatever the part's units (Cook's membrane is
-    48 x 60 mm): raw millimetres would be channels fifty times the size of the normalised field."""
-    pytest.importorskip("neuralop")
-    from benchmarks.baselines.fno import GridFNO
-    from spon.mesh import MeshSpec, build_mesh
-
-    mesh = build_mesh(MeshSpec("cook_membrane", 16.0, 0))
-    m = GridFNO(GridTransfer(fd.FunctionSpace(mesh, "CG", 1), n=8), n_modes=4, hidden_channels=4, seed=0, c=2)
-    xy = m.const[:2]
-    assert torch.allclose(xy.amin(dim=(1, 2)), torch.zeros(2)) and torch.allclose(xy.amax(dim=(1, 2)), torch.ones(2))
