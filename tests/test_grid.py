@@ -100,4 +100,3 @@ def test_3d_hole_is_masked():
     x, y, z = fd.SpatialCoordinate(mesh)
     vals = g.to_grid_values(_dofs(V, 1 + x + 2 * y - z))[0].numpy()
     assert np.abs(vals[mask] - (1 + gx + 2 * gy - gz)[mask]).max() < 1e-12 and np.all(vals[~mask] == 0)
-

@@ -18,9 +18,9 @@ from spon.fem import GridTransfer
 
 RECIPE = ("FNO's own (Li et al. 2021; neuraloperator's Darcy example): Adam lr 1e-3, weight decay 1e-4, "
           "the rate halved every epochs/5 epochs, batch 20, per-point Gaussian normalisation of input "
-          "and output, relative L2 training loss on the grid inside the domain; inputs kappa, x, y (in [0, 1] "
-          "over the bounding box) and the domain mask on a regular grid over the bounding box, 4 Fourier layers; scored in the FE "
-          "L2 norm after bilinear interpolation of its grid output to the FE nodes")
+          "and output, relative L2 training loss on the grid inside the domain; inputs kappa, x, y (in "
+          "[0, 1]) and the domain mask on a regular grid over the bounding box, 4 Fourier layers; scored in "
+          "the FE L2 norm after bilinear interpolation of its grid output to the FE nodes")
 RECIPE_3D = ("the FNO recipe of the Darcy benchmark on an n³ grid over the cube (kappa, x, y, z and the "
              "mask in, the solid's grid points in the loss), with the 3D setting of Li et al. 2021: 8 "
              "Fourier modes per direction, width 20, 4 layers")

@@ -78,7 +78,8 @@ class SPON(nn.Module):
             if y is not None:
                 r = (y.reshape(len(y), -1) - base).double()
                 stats[3:5] += torch.stack([torch.tensor(float(r.numel())), r.pow(2).sum().cpu()])
-                el = self.encoder(labelled_x[0]) if labelled_x else enc
+                if linear:
+                    el = self.encoder(labelled_x[0]) if labelled_x else enc
                 if infer:
                     eq = self.processor.operator_normal_equations(el.reshape(len(y), -1), r)
                     normal = eq if normal is None else tuple(a + b for a, b in zip(normal, eq))

@@ -35,6 +35,8 @@ round-off (``hparams["linear"]``). ``nonlinear=True`` adds a SPON-MG V-cycle
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -308,8 +310,8 @@ class LinearMultigridProcessor(nn.Module):
                      rcond: float = 1e-10) -> torch.Tensor:
         """Solve the normal equations of :meth:`operator_normal_equations` (minimum norm: directions of
         ``F`` below ``rcond`` times its largest eigenvalue are dropped, such as a null Lagrangian
-        ``∂_x u ∂_y v − ∂_y u ∂_x v`` that no interior row sees) and set every level's ``Θ`` to the solution (rediscretisation: the couplings share one ``k̄``),
-        with the learned corrections zero. Returns ``Θ``, shape ``(c·c, d²)``.
+        ``∂_x u ∂_y v − ∂_y u ∂_x v`` that no interior row sees) and set every level's ``Θ`` to the
+        solution (rediscretisation: the couplings share one ``k̄``), with the learned corrections zero. Returns ``Θ``, shape ``(c·c, d²)``.
 
         With ``xx`` (``Σ ‖x‖²``), ``inference_residual`` is the fit's relative residual
         ``‖A_Θ u − x‖ / ‖x‖``: round-off for pairs of an operator of this family; above 0.05 a warning
@@ -323,7 +325,6 @@ class LinearMultigridProcessor(nn.Module):
             res = (torch.einsum("ia,ij,ja->", sol, F, sol) - 2 * (sol * R).sum() + xx).clamp_min(0) / xx
             self.inference_residual = float(res.sqrt())
             if self.inference_residual > 0.05:
-                import warnings
                 warnings.warn(f"the pairs are not those of a linear operator of the couplings' family: the "
                               f"inferred operator leaves a relative residual {self.inference_residual:.2g} "
                               "(pass infer_operator=False for a Laplace start)", stacklevel=2)
@@ -334,5 +335,5 @@ class LinearMultigridProcessor(nn.Module):
             for net in (A.edge, A.node):
                 net[-1].weight.zero_()
                 net[-1].bias.zero_()
-        self.A.requires_grad_(self.hparams.get("train_operator", True))
+        self.A.requires_grad_(self.hparams["train_operator"])
         return theta

@@ -215,11 +215,14 @@ class Trainer:
         if resume is not None:
             start, best = self._restore(resume, sched, data_id)
         net = self._parallel()
+        kept = None
+
+        def snapshot():
+            return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         if restore_best and start == 0:      # the start competes too: training must not end worse than it began
             best = min(best, self._test_mean(test_samples))
             self.history["initial_test_rel"] = best
-            kept = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            self.history["best_epoch"] = 0
+            kept, self.history["best_epoch"] = snapshot(), 0
         t0 = time.perf_counter()
         bar = trange(start, self.epochs, desc=self.desc, disable=not self.progress,
                      initial=start, total=self.epochs)
@@ -267,9 +270,8 @@ class Trainer:
             elif test is not None and rel < best:
                 best = rel
             if restore_best and rel <= best:
-                kept = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-                self.history["best_epoch"] = epoch + 1
-        if restore_best and "best_epoch" in self.history:
+                kept, self.history["best_epoch"] = snapshot(), epoch + 1
+        if kept is not None:
             self.model.load_state_dict(kept)
         log.info("trained %d epochs in %.1f s", self.epochs, time.perf_counter() - t0)
         return self.history
