@@ -12,7 +12,7 @@ from .checks import check_serial
 from .sparse import petsc_to_torch
 
 __all__ = ["mass_matrix", "stiffness_matrix", "mixed_mass_matrix", "interpolation_matrix",
-           "curl_matrix", "clear_cache", "gradient_matrices"]
+           "curl_matrix", "clear_cache", "gradient_matrices", "quadrature_gradient"]
 
 _cache: dict = {}
 
@@ -65,11 +65,12 @@ def gradient_matrices(V):
     return _cached("gradients", (V,), build)
 
 
-def green_matrix(V, operator, on_boundary):
+def green_matrix(V, operator, on_boundary, source: str = "field"):
     """Dense ``(dim, dim)`` Green's operator of the SPD form ``operator(u, v)`` with zero
     Dirichlet data on the DOFs where ``on_boundary`` (a boolean array) is true:
     ``x ↦ K_II⁻¹ (M x)_I`` on the interior DOFs, 0 on the boundary. One sparse
-    factorisation, so for spaces of up to 20 000 DOFs.
+    factorisation, so for spaces of up to 20 000 DOFs. ``source="load"`` takes an
+    assembled load vector instead of a field: ``b ↦ K_II⁻¹ b_I``.
     """
     import numpy as np
     import scipy.sparse as sp
@@ -89,7 +90,10 @@ def green_matrix(V, operator, on_boundary):
     K, M = csr(operator(u, v)), csr(fd.inner(u, v) * fd.dx)
     inner = np.flatnonzero(~np.asarray(on_boundary))
     G = np.zeros((n, n))
-    G[inner] = spla.splu(K[inner][:, inner].tocsc()).solve(M[inner].toarray())
+    if source not in ("field", "load"):
+        raise ValueError(f"source: expected 'field' or 'load', got {source!r}")
+    rhs = M[inner].toarray() if source == "field" else np.eye(n)[inner]
+    G[inner] = spla.splu(K[inner][:, inner].tocsc()).solve(rhs)
     return torch.as_tensor(G)
 
 
@@ -125,3 +129,27 @@ def curl_matrix(Q, V):
         psi = fd.TrialFunction(Q)
         return petsc_to_torch(fd.assemble(fd.interpolate(fd.curl(psi), V)))
     return _cached("curl", (Q, V), build)
+
+
+def quadrature_gradient(V, degree=None):
+    """``(D, w)`` for a vector space ``V`` (value size ``c``) on a mesh of dimension ``d``: ``D`` of shape
+    ``(n_q·c·d, dim V)`` maps the DOFs of ``V`` to ``∇u`` at the ``n_q`` points of a degree-``degree``
+    quadrature rule (point-major, then ``∂_j u_i`` at ``i·d + j``), and ``w`` the ``n_q`` weights, so
+    ``∫ g(∇u) dx = Σ_q w_q g(∇u(x_q))`` exactly for ``g`` a polynomial of that degree. The default degree,
+    ``2(p − 1)`` for ``CG_p``, integrates the linearised energy exactly (one point per cell for CG1).
+    """
+    import finat.ufl
+    import torch
+
+    def build():
+        mesh = V.mesh()
+        if len(V.value_shape) != 1:
+            raise ValueError(f"V: expected a vector space, got value shape {V.value_shape}")
+        deg = degree if degree is not None else max(2 * (V.ufl_element().embedded_superdegree - 1), 0)
+        Qe = finat.ufl.FiniteElement("Quadrature", mesh.ufl_cell(), deg, quad_scheme="default")
+        d = mesh.geometric_dimension
+        Qt = fd.TensorFunctionSpace(mesh, Qe, shape=tuple(V.value_shape) + (d,))
+        D = petsc_to_torch(fd.assemble(fd.interpolate(fd.grad(fd.TrialFunction(V)), Qt), mat_type="aij"))
+        w = fd.assemble(fd.TestFunction(fd.FunctionSpace(mesh, Qe)) * fd.dx(degree=deg))
+        return D, torch.as_tensor(w.dat.data_ro.copy())
+    return _cached(("quadrature_gradient", degree), (V,), build)

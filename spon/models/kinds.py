@@ -11,7 +11,7 @@ Examples
 >>> sorted(ENCODERS.names)
 ['coefficients', 'interpolate', 'inverse_elasticity', 'l2', 'moments']
 >>> sorted(DECODERS.names), sorted(PROCESSORS.names)
-(['coefficients', 'dirichlet', 'divergence_free', 'mixed'], ['graph', 'linear_mg', 'mg', 'mlp'])
+(['coefficients', 'dirichlet', 'divergence_free', 'mixed'], ['graph', 'linear_mg', 'mg', 'mlp', 'picard'])
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from ..fem.encoders import (CoefficientEncoder, GreenEncoder, InterpolationEncod
                             MomentEncoder)
 from ..fem.forms import ElasticityForm
 from ..processors import (GraphProcessor, LinearMultigridProcessor, MLPProcessor, MultigridProcessor,
-                          SharedNodeProcessor)
+                          PicardProcessor, SharedNodeProcessor)
 
 __all__ = ["Kind", "Registry", "ENCODERS", "DECODERS", "PROCESSORS", "Context"]
 
@@ -294,5 +294,20 @@ def _linear_mg(entry, ctx, V, c_in, c_out, n_in):
 
 PROCESSORS.register("linear_mg", LinearMultigridProcessor, _linear_mg,
                     lambda p, ctx: {"kind": "linear_mg", **p.hparams})
+def _picard(entry, ctx, V, c_in, c_out, n_in):
+    dec, enc = ctx.decoder, ctx.spec.get("encoder")
+    plain_green = isinstance(enc, dict) and enc.get("kind") == "inverse_elasticity" and not enc.get("with_source")
+    if not (isinstance(dec, DirichletDecoder) and plain_green) or c_in != c_out \
+            or V.value_shape != (V.mesh().geometric_dimension,):
+        raise ValueError("spec['processor']: 'picard' needs a Dirichlet decoder (its boundary is the clamped one) "
+                         "on a vector space of the mesh's dimension, and the linear elastic displacement as input "
+                         "(the 'inverse_elasticity' encoder without 'with_source')")
+    from ..fem.bcs import dirichlet_mask
+    args = {k: v for k, v in entry.items() if k not in ("mu", "lmbda")}
+    return PicardProcessor(V, _lame(entry, "spec['processor']"), dirichlet_mask(V, dec.bcs, "V"), **args)
+
+
+PROCESSORS.register("picard", PicardProcessor, _picard,
+                    lambda p, ctx: {"kind": "picard", "mu": p.form.mu, "lmbda": p.form.lmbda, **p.hparams})
 # a mixed output's graph or multigrid processor runs on the shared node graph: its spec is its inner one's
 PROCESSORS.unwrap = lambda p: p.inner if isinstance(p, SharedNodeProcessor) else p

@@ -71,10 +71,15 @@ class SPON(nn.Module):
         infer = linear and getattr(self.processor, "hparams", {}).get("infer_operator", False)
         normal = None
         stats = torch.zeros(7, dtype=torch.float64)
+        physical = getattr(self.processor, "physical_units", False)
+        grads = torch.zeros(2, dtype=torch.float64)
         for x, y, *labelled_x in batches:      # (x, y) or (x, y, the inputs of y's rows) when y has fewer
             enc = self.encoder(x)
             e = enc.double().reshape(-1)
             stats[:3] += torch.stack([torch.tensor(float(e.numel())), e.sum().cpu(), e.pow(2).sum().cpu()])
+            if physical:      # the RMS strain of the encoded (linear elastic) fields
+                g = self.processor.gradients(enc).double()
+                grads += torch.stack([torch.tensor(float(g.numel())), g.pow(2).sum().cpu()])
             if y is not None:
                 r = (y.reshape(len(y), -1) - base).double()
                 stats[3:5] += torch.stack([torch.tensor(float(r.numel())), r.pow(2).sum().cpu()])
@@ -88,8 +93,15 @@ class SPON(nn.Module):
                     stats[5:] += torch.stack([(p * r).sum().cpu(), p.pow(2).sum().cpu()])
         if reduce is not None:
             stats = reduce(stats)
+            grads = reduce(grads)
             if normal is not None:
                 normal = tuple(reduce(t) for t in normal)
+        if physical:
+            # a processor that works on physical fields (a learned constitutive correction): unit scales
+            self.input_scale.fill_(1.0)
+            self.output_scale.fill_(1.0)
+            self.processor.strain_scale.fill_((grads[1] / grads[0].clamp_min(1)).sqrt().clamp_min(1e-30).item())
+            return
         n, s, q, ny, qy, pr, pp = stats.tolist()
         if n < 2:
             raise ValueError("x: expected at least two input values to fit the input scale")
