@@ -3,7 +3,9 @@
 ``poisson_source``: −Δu = f in the unit square (gmsh, 3-level hierarchy), u = 0 on ∂Ω, P1, f a
 zero-mean Matérn field (length 0.2, ν = 3). ``elasticity_source``: plane-strain linear elasticity on
 Cook's membrane (the hyperelasticity problem's μ, λ, mesh and random body force), clamped edge exact,
-[CG1]². Rows: zero; least squares on the DOFs; the linear
+[CG1]². ``elasticity3d``: 3D linear elasticity on a gmsh bracket (a 3 × 1 × 1 bar with a hole, E = 1,
+ν = 0.3, clamped at x = 0, 2-level hierarchy), a random body force (three Matérn components, length 0.5,
+ν = 2.5), [CG1]³. Rows: zero; least squares on the DOFs; the linear
 multigrid processor untrained (geometric multigrid for the FE Laplacian, scale fitted: what the
 structure alone gives), trained on the labelled pairs, on the energy alone (fresh unlabelled
 sources) and on both; SPON-MG; the FNO. The linear multigrid sees the load vector ``b = M f``
@@ -117,8 +119,32 @@ class _Elasticity:
         return (2 * self.mu * fd.inner(eps, fd.sym(fd.grad(v))) + self.lmbda * fd.div(u) * fd.div(v)) * fd.dx
 
 
+class _Elasticity3D(_Elasticity):
+    """Body force to displacement of a clamped 3D bracket (:class:`spon.data.ElasticityProblem` in 3D)."""
+
+    def __init__(self, ms):
+        from spon.data import ElasticityProblem
+
+        self.lin = ElasticityProblem(ms, youngs=1.0, poisson=0.3, length_scale=0.5, smoothness=2.5, clamp=1)
+        self.input_space, self.output_space, self.bcs = self.lin.input_space, self.lin.output_space, self.lin.bcs
+        self.mu, self.lmbda = 1.0 / 2.6, 0.3 / (1.3 * 0.4)
+
+    def metadata(self):
+        return {"problem": "elasticity3d", "solve": self.lin.metadata()}
+
+    def sample_inputs(self, n, seed):
+        return self.lin.sample_inputs(n, seed=seed).reshape(n, -1)
+
+    def solve(self, X):
+        return self.lin.solve(X.reshape(len(X), -1, 3), progress=False).reshape(len(X), -1)
+
+
 def poisson_source(argv=None):
     return main(["--problem", "poisson_source", *(argv or [])])
+
+
+def elasticity3d(argv=None):
+    return main(["--problem", "elasticity3d", *(argv or [])])
 
 
 def elasticity_source(argv=None):
@@ -129,7 +155,8 @@ def main(argv=None):
     import firedrake as fd
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--problem", default="poisson_source", choices=["poisson_source", "elasticity_source"])
+    p.add_argument("--problem", default="poisson_source", choices=["poisson_source", "elasticity_source",
+                                                                        "elasticity3d"])
     p.add_argument("--h", type=float, default=None,
                    help="gmsh size of the base mesh, refined twice (default 0.2; Cook's membrane 6 mm)")
     p.add_argument("--n-train", type=int, default=200)
@@ -142,7 +169,8 @@ def main(argv=None):
     p.add_argument("--cycles", type=int, default=3)
     p.add_argument("--models", default="zero,least_squares,linear_mg_untrained,linear_mg,linear_mg_physics,"
                                         "linear_mg_hybrid,spon_graph,spon_mg,fno")
-    p.add_argument("--grid", type=int, default=32)
+    p.add_argument("--grid", type=int, default=32, help="FNO grid points per side (3D: --grid3d)")
+    p.add_argument("--grid3d", type=int, default=16)
     p.add_argument("--linear-lr", type=float, default=1e-3,
                    help="the linear multigrid's learning rate (it starts from the inferred operator)")
     p.add_argument("--pool", type=int, default=3000,
@@ -157,9 +185,13 @@ def main(argv=None):
     a = p.parse_args(argv)
     threads = set_threads(a.threads)
     t0 = time.perf_counter()
-    elastic = a.problem == "elasticity_source"
-    ms = MeshSpec("cook_membrane", a.h or 6.0, 2) if elastic else MeshSpec(a.domain, a.h or 0.2, 2)
-    prob = _Elasticity(ms) if elastic else PoissonProblem(ms, length_scale=0.2)
+    elastic, three = a.problem in ("elasticity_source", "elasticity3d"), a.problem == "elasticity3d"
+    if three:
+        ms = MeshSpec("bracket", a.h or 0.25, 1)
+        prob = _Elasticity3D(ms)
+    else:
+        ms = MeshSpec("cook_membrane", a.h or 6.0, 2) if elastic else MeshSpec(a.domain, a.h or 0.2, 2)
+        prob = _Elasticity(ms) if elastic else PoissonProblem(ms, length_scale=0.2)
     name = a.problem + ("" if elastic or a.domain == "unit_square" else f"_{a.domain}")
     sizes = sorted(int(k) for k in a.sizes.split(",")) if a.sizes else None
     if sizes:
@@ -170,7 +202,7 @@ def main(argv=None):
     Xtr, Ytr = X[a.n_test:a.n_test + a.n_train], Y[a.n_test:a.n_test + a.n_train]
     Xv, Yv = X[a.n_test + a.n_train:], Y[a.n_test + a.n_train:]
     V = prob.output_space
-    c = 2 if elastic else 1
+    c = (3 if three else 2) if elastic else 1
     norm = FENorm(V)
     bdofs = (c * torch.as_tensor(prob.bcs[0].nodes)[:, None] + torch.arange(c)).flatten()
     out = Results(a.out)
@@ -198,7 +230,7 @@ def main(argv=None):
         return {"rel_l2": norm.relative_error(pred, Yte).mean().item(),
                 "max_boundary_error": (pred[:, bdofs] - Yte[:, bdofs]).abs().max().item()}
 
-    space = {"family": "CG", "degree": 1, **({"shape": [2]} if elastic else {})}
+    space = {"family": "CG", "degree": 1, **({"shape": [c]} if elastic else {})}
     spec = {"mesh": ms.to_dict(), "input": space, "output": space, "encoder": "moments",
             "decoder": {"kind": "dirichlet", "value": 0.0, **({"boundary": [1]} if elastic else {})},
             "dtype": "float64"}
@@ -246,9 +278,9 @@ def main(argv=None):
                 if proc["kind"] == "linear_mg":
                     lin = linearity_error(m.predict, Xte)
             elif kind == "fno":
-                grid = GridTransfer(fd.FunctionSpace(V.mesh(), "CG", 1), n=a.grid)
+                grid = GridTransfer(fd.FunctionSpace(V.mesh(), "CG", 1), n=a.grid3d if three else a.grid)
                 sec["fno_data_path"] = data_path_check(grid)        # a linear field through FE -> grid -> FE
-                m = fno.GridFNO(grid, seed=seed, c=c, **fno.SETTINGS["fno"]).fit(
+                m = fno.GridFNO(grid, seed=seed, c=c, **fno.SETTINGS["fno3d" if three else "fno"]).fit(
                     Xtr, Ytr, a.epochs, desc=f"fno {seed}", val=(Xv, Yv, val_error))
                 conv = curve(m.history, "val_rel")
                 pred = m.predict(Xte)

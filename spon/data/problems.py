@@ -140,9 +140,9 @@ class DarcyProblem(Problem):
 
 
 class ElasticityProblem(Problem):
-    """Plane-strain linear elasticity, clamped on boundary ``clamp``.
+    """Linear elasticity (plane strain in 2D; 3D on a 3D mesh), clamped on boundary ``clamp``.
 
-    ``mode="body_force"``: a random vector body force (two GRF components), fixed
+    ``mode="body_force"``: a random vector body force (one GRF per component), fixed
     Young's modulus. ``mode="youngs_modulus"``: a log-normal Young's modulus
     field ``E = E0 exp(0.5 ψ)`` (CG1 input) under a fixed downward body force.
     """
@@ -160,10 +160,10 @@ class ElasticityProblem(Problem):
                          length_scale=length_scale, smoothness=smoothness, clamp=clamp)
         V = fd.VectorFunctionSpace(self.mesh, "CG", degree)
         S = fd.FunctionSpace(self.mesh, "CG", 1)
-        self.output_space = V
+        self.output_space, d = V, self.mesh.geometric_dimension
         if clamp != "on_boundary":
             self.dirichlet_boundary = [int(c) for c in (clamp if isinstance(clamp, (list, tuple)) else [clamp])]
-        self.bcs = [fd.DirichletBC(V, fd.as_vector([0.0, 0.0]), clamp)]
+        self.bcs = [fd.DirichletBC(V, fd.as_vector([0.0] * d), clamp)]
         self._grf = MaternGRF(S, length_scale, smoothness, 1.0)
         u, v = fd.TrialFunction(V), fd.TestFunction(V)
         if mode == "body_force":
@@ -173,12 +173,12 @@ class ElasticityProblem(Problem):
         else:
             self.input_space = S
             self._input = fd.Function(S)
-            E, f = self._input, fd.as_vector([0.0, -1.0])
+            E, f = self._input, fd.as_vector([0.0] * (d - 1) + [-1.0])
         mu, lmbda = E / (2 * (1 + poisson)), E * poisson / ((1 + poisson) * (1 - 2 * poisson))
 
         def sigma(w):
             eps = fd.sym(fd.grad(w))
-            return 2 * mu * eps + lmbda * fd.tr(eps) * fd.Identity(2)
+            return 2 * mu * eps + lmbda * fd.tr(eps) * fd.Identity(d)
 
         self._output = fd.Function(V)
         problem = fd.LinearVariationalProblem(fd.inner(sigma(u), fd.grad(v)) * fd.dx, fd.inner(f, v) * fd.dx,
@@ -187,10 +187,10 @@ class ElasticityProblem(Problem):
         self._solver = fd.LinearVariationalSolver(problem, solver_parameters=lu_parameters())
 
     def sample_inputs(self, n, seed, start=None):
-        if self.params["mode"] == "body_force":
-            fx = self._grf.sample(n, seed=seed, start=start)
-            fy = self._grf.sample(n, seed=None if seed is None else seed + 1, start=start)
-            return torch.stack([fx, fy], dim=-1)
+        if self.params["mode"] == "body_force":       # component i from seed + i
+            d = self.output_space.value_shape[0]
+            return torch.stack([self._grf.sample(n, seed=None if seed is None else seed + i, start=start)
+                                for i in range(d)], dim=-1)
         return self.params["youngs"] * torch.exp(0.5 * self._grf.sample(n, seed=seed, start=start))
 
 

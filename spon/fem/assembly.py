@@ -12,7 +12,8 @@ from .checks import check_serial
 from .sparse import petsc_to_torch
 
 __all__ = ["mass_matrix", "stiffness_matrix", "mixed_mass_matrix", "interpolation_matrix",
-           "curl_matrix", "clear_cache", "gradient_matrices", "quadrature_gradient"]
+           "curl_matrix", "clear_cache", "gradient_matrices", "quadrature_gradient",
+           "quadrature_values"]
 
 _cache: dict = {}
 
@@ -131,25 +132,44 @@ def curl_matrix(Q, V):
     return _cached("curl", (Q, V), build)
 
 
-def quadrature_gradient(V, degree=None):
-    """``(D, w)`` for a vector space ``V`` (value size ``c``) on a mesh of dimension ``d``: ``D`` of shape
-    ``(n_q·c·d, dim V)`` maps the DOFs of ``V`` to ``∇u`` at the ``n_q`` points of a degree-``degree``
-    quadrature rule (point-major, then ``∂_j u_i`` at ``i·d + j``), and ``w`` the ``n_q`` weights, so
-    ``∫ g(∇u) dx = Σ_q w_q g(∇u(x_q))`` exactly for ``g`` a polynomial of that degree. The default degree,
-    ``2(p − 1)`` for ``CG_p``, integrates the linearised energy exactly (one point per cell for CG1).
-    """
+def _quadrature_element(V, degree):
     import finat.ufl
+
+    deg = degree if degree is not None else max(2 * (V.ufl_element().embedded_superdegree - 1), 0)
+    return finat.ufl.FiniteElement("Quadrature", V.mesh().ufl_cell(), deg, quad_scheme="default"), deg
+
+
+def quadrature_gradient(V, degree=None):
+    """``(D, w)`` for a scalar or vector space ``V`` (value size ``c``, 1 for scalars) on a mesh of
+    dimension ``d``: ``D`` of shape ``(n_q·c·d, dim V)`` maps the DOFs of ``V`` to ``∇u`` at the ``n_q``
+    points of a degree-``degree`` quadrature rule (point-major, then ``∂_j u_i`` at ``i·d + j``), and ``w``
+    the ``n_q`` weights, so ``∫ g(∇u) dx = Σ_q w_q g(∇u(x_q))`` exactly for ``g`` a polynomial of that
+    degree. The default degree, ``2(p − 1)`` for ``CG_p``, integrates the linearised energy exactly (one
+    point per cell for CG1), so ``Dᵀ W D`` is the stiffness matrix.
+    """
     import torch
 
     def build():
         mesh = V.mesh()
-        if len(V.value_shape) != 1:
-            raise ValueError(f"V: expected a vector space, got value shape {V.value_shape}")
-        deg = degree if degree is not None else max(2 * (V.ufl_element().embedded_superdegree - 1), 0)
-        Qe = finat.ufl.FiniteElement("Quadrature", mesh.ufl_cell(), deg, quad_scheme="default")
+        if len(V.value_shape) > 1:
+            raise ValueError(f"V: expected a scalar or vector space, got value shape {V.value_shape}")
+        Qe, deg = _quadrature_element(V, degree)
         d = mesh.geometric_dimension
-        Qt = fd.TensorFunctionSpace(mesh, Qe, shape=tuple(V.value_shape) + (d,))
+        Qt = fd.TensorFunctionSpace(mesh, Qe, shape=tuple(V.value_shape) + (d,)) if V.value_shape \
+            else fd.VectorFunctionSpace(mesh, Qe, dim=d)
         D = petsc_to_torch(fd.assemble(fd.interpolate(fd.grad(fd.TrialFunction(V)), Qt), mat_type="aij"))
         w = fd.assemble(fd.TestFunction(fd.FunctionSpace(mesh, Qe)) * fd.dx(degree=deg))
         return D, torch.as_tensor(w.dat.data_ro.copy())
     return _cached(("quadrature_gradient", degree), (V,), build)
+
+
+def quadrature_values(U, V, degree=None):
+    """The matrix ``(n_q, dim U)`` of a scalar field of ``U`` at the quadrature points of
+    :func:`quadrature_gradient` ``(V, degree)`` (same mesh; a DG0 field: its cell values)."""
+    def build():
+        if U.value_shape != () or U.mesh() is not V.mesh():
+            raise ValueError(f"U: expected a scalar space on V's mesh, got {U}")
+        Qe, _ = _quadrature_element(V, degree)
+        Qs = fd.FunctionSpace(V.mesh(), Qe)
+        return petsc_to_torch(fd.assemble(fd.interpolate(fd.TrialFunction(U), Qs), mat_type="aij"))
+    return _cached(("quadrature_values", degree), (U, V), build)

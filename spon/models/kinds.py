@@ -11,7 +11,7 @@ Examples
 >>> sorted(ENCODERS.names)
 ['coefficients', 'interpolate', 'inverse_elasticity', 'l2', 'moments']
 >>> sorted(DECODERS.names), sorted(PROCESSORS.names)
-(['coefficients', 'dirichlet', 'divergence_free', 'mixed'], ['graph', 'linear_mg', 'mg', 'mlp', 'picard'])
+(['coefficients', 'dirichlet', 'divergence_free', 'mixed'], ['coefficient_picard', 'graph', 'linear_mg', 'mg', 'mlp', 'picard'])
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from ..fem.encoders import (CoefficientEncoder, GreenEncoder, InterpolationEncod
                             MomentEncoder)
 from ..fem.forms import ElasticityForm
 from ..processors import (GraphProcessor, LinearMultigridProcessor, MLPProcessor, MultigridProcessor,
-                          PicardProcessor, SharedNodeProcessor)
+                          CoefficientPicardProcessor, PicardProcessor, SharedNodeProcessor)
 
 __all__ = ["Kind", "Registry", "ENCODERS", "DECODERS", "PROCESSORS", "Context"]
 
@@ -307,6 +307,21 @@ def _picard(entry, ctx, V, c_in, c_out, n_in):
     return PicardProcessor(V, _lame(entry, "spec['processor']"), dirichlet_mask(V, dec.bcs, "V"), **args)
 
 
+def _coefficient_picard(entry, ctx, V, c_in, c_out, n_in):
+    dec = ctx.decoder
+    enc = ctx.spec.get("encoder")
+    if not isinstance(dec, DirichletDecoder) or (enc if isinstance(enc, str) else (enc or {}).get("kind")) != \
+            "coefficients" or V.value_shape != () or ctx.U.value_shape != ():
+        raise ValueError("spec['processor']: 'coefficient_picard' needs the 'coefficients' encoder of a scalar "
+                         "coefficient and a Dirichlet decoder (zero data) on a scalar output space")
+    if "bounds" not in entry:
+        raise ValueError("spec['processor']: 'coefficient_picard' needs 'bounds': [low, high] of the coefficient")
+    from ..fem.bcs import dirichlet_mask
+    return CoefficientPicardProcessor(ctx.U, V, dirichlet_mask(V, dec.bcs, "V"), **entry)
+
+
+PROCESSORS.register("coefficient_picard", CoefficientPicardProcessor, _coefficient_picard,
+                    lambda p, ctx: {"kind": "coefficient_picard", **p.hparams})
 PROCESSORS.register("picard", PicardProcessor, _picard,
                     lambda p, ctx: {"kind": "picard", "mu": p.form.mu, "lmbda": p.form.lmbda, **p.hparams})
 # a mixed output's graph or multigrid processor runs on the shared node graph: its spec is its inner one's

@@ -77,9 +77,8 @@ class SPON(nn.Module):
             enc = self.encoder(x)
             e = enc.double().reshape(-1)
             stats[:3] += torch.stack([torch.tensor(float(e.numel())), e.sum().cpu(), e.pow(2).sum().cpu()])
-            if physical:      # the RMS strain of the encoded (linear elastic) fields
-                g = self.processor.gradients(enc).double()
-                grads += torch.stack([torch.tensor(float(g.numel())), g.pow(2).sum().cpu()])
+            if physical:      # the processor's own statistics of the encoded fields (e.g. their RMS strain)
+                grads += self.processor.scale_statistics(enc)
             if y is not None:
                 r = (y.reshape(len(y), -1) - base).double()
                 stats[3:5] += torch.stack([torch.tensor(float(r.numel())), r.pow(2).sum().cpu()])
@@ -100,7 +99,7 @@ class SPON(nn.Module):
             # a processor that works on physical fields (a learned constitutive correction): unit scales
             self.input_scale.fill_(1.0)
             self.output_scale.fill_(1.0)
-            self.processor.strain_scale.fill_((grads[1] / grads[0].clamp_min(1)).sqrt().clamp_min(1e-30).item())
+            self.processor.set_scales(grads)
             return
         n, s, q, ny, qy, pr, pp = stats.tolist()
         if n < 2:

@@ -3,8 +3,8 @@ from .graph import DOFGraph, GraphProcessor, MessagePassing
 from .mlp import MLPProcessor
 from .linear_mg import LinearMultigridProcessor
 from .multigrid import MultigridProcessor, Transfer
-from .picard import PicardProcessor
+from .picard import CoefficientPicardProcessor, PicardProcessor
 from .shared_nodes import SharedNodeProcessor
 
-__all__ = ["MLPProcessor", "DOFGraph", "MessagePassing", "GraphProcessor", "MultigridProcessor", "LinearMultigridProcessor", "Transfer", "PicardProcessor",
+__all__ = ["MLPProcessor", "DOFGraph", "MessagePassing", "GraphProcessor", "MultigridProcessor", "LinearMultigridProcessor", "Transfer", "PicardProcessor", "CoefficientPicardProcessor",
            "SharedNodeProcessor"]

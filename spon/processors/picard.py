@@ -32,7 +32,7 @@ from ..fem.forms import ElasticityForm
 from ..fem.module import FEModule
 from ..fem.sparse import spmv
 
-__all__ = ["PicardProcessor"]
+__all__ = ["PicardProcessor", "CoefficientPicardProcessor"]
 
 
 def _mlp(n_in, width, depth, n_out):
@@ -80,6 +80,14 @@ class PicardProcessor(FEModule):
         """``∇u`` at the quadrature points, ``(B, n_q, c·d)``."""
         return spmv(self.D, u).reshape(u.shape[0], -1, self.n_grad)
 
+    def scale_statistics(self, u1: torch.Tensor) -> torch.Tensor:
+        """What :meth:`~spon.models.SPON.fit_scales` sums over the training inputs: count and Σ|∇u₁|²."""
+        g = self.gradients(u1).double()
+        return torch.stack([torch.tensor(float(g.numel())), g.pow(2).sum().cpu()])
+
+    def set_scales(self, stats: torch.Tensor) -> None:
+        self.strain_scale.fill_((stats[1] / stats[0].clamp_min(1)).sqrt().clamp_min(1e-30).item())
+
     def forward(self, u1: torch.Tensor) -> torch.Tensor:
         s = self.strain_scale.to(u1.dtype)
         g1 = self.gradients(u1) / s
@@ -91,3 +99,73 @@ class PicardProcessor(FEModule):
             if k + 1 < len(self.stress):
                 g = self.gradients(u) / s
         return u
+
+
+class CoefficientPicardProcessor(FEModule):
+    """A learned polynomial iteration for ``−div(κ ∇u) = f`` with ``u = 0`` where ``clamped``: κ in, u out.
+
+    ``V`` is the scalar output space, ``U`` the coefficient's space (its DOFs are the input, the
+    ``coefficients`` encoder), ``f`` the constant ``forcing``. With ``A₀`` the Laplace stiffness (exact
+    inverse, assembled once), ``u₁ = A₀⁻¹ b`` and ``κ_q`` the coefficient at the quadrature points,
+
+        u_{k+1} = u₁ + A₀⁻¹ Dᵀ W τ_k,    τ_k = a_k ∇u_k + c_k κ_q ∇u_k + e_k ∇u₁ + MLP_k(κ_q, ∇u_k, ∇u₁),
+
+    and ``a_k, c_k, e_k`` start as the Chebyshev iteration for ``κ ∈ bounds`` (so the untrained model
+    is ``steps`` Chebyshev steps preconditioned by the Laplacian, no learning) and the MLPs at zero.
+    Training makes the steps adapt to where κ is high or low, point by point.
+    """
+
+    physical_units = True
+    starts_as_identity = True
+
+    def __init__(self, U, V, clamped, bounds, forcing: float = 1.0, steps: int = 4, width: int = 64,
+                 depth: int = 2):
+        super().__init__()
+        import firedrake as fd
+        import numpy as np
+
+        if V.value_shape != ():
+            raise ValueError(f"V: expected a scalar output space, got value shape {V.value_shape}")
+        if not (isinstance(steps, int) and steps >= 1):
+            raise ValueError(f"steps: expected a positive number of iterations, got {steps!r}")
+        lo, hi = (float(b) for b in bounds)
+        if not 0 < lo < hi:
+            raise ValueError(f"bounds: expected 0 < low < high for the coefficient, got {bounds!r}")
+        D, w = assembly.quadrature_gradient(V)
+        self.register_exact_buffer("D", D.coalesce())
+        self.register_exact_buffer("Dt", D.t().coalesce())
+        self.register_exact_buffer("w", w)
+        self.register_exact_buffer("I", assembly.quadrature_values(U, V).coalesce())
+        A0inv = assembly.green_matrix(V, lambda u, v: fd.inner(fd.grad(u), fd.grad(v)) * fd.dx, clamped,
+                                      source="load")
+        b = torch.as_tensor(fd.assemble(fd.Constant(float(forcing)) * fd.TestFunction(V) * fd.dx).dat.data_ro.copy())
+        u1 = A0inv @ b
+        self.register_exact_buffer("A0inv", A0inv)
+        self.register_exact_buffer("u1", u1)
+        self.d = V.mesh().geometric_dimension
+        self.grad_scale = float((spmv(D, u1[None])).pow(2).mean().sqrt().clamp_min(1e-30))
+        self.hparams = {"bounds": [lo, hi], "forcing": float(forcing), "steps": steps, "width": width, "depth": depth}
+        roots = [0.5 * (hi + lo) + 0.5 * (hi - lo) * np.cos(np.pi * (2 * j + 1) / (2 * steps)) for j in range(steps)]
+        om = torch.tensor([1.0 / r for r in roots], dtype=torch.float64)
+        # τ_k = ∇u_k − ω_k κ ∇u_k − (1 − ω_k) ∇u₁ is the step u_k + ω_k A₀⁻¹ (b − A(κ) u_k)
+        self.linear = nn.Parameter(torch.stack([torch.ones_like(om), -om * hi, -(1 - om)], dim=1))
+        self.stress = nn.ModuleList(_mlp(3 * self.d + 1, width, depth, self.d) for _ in range(steps))
+
+    def forward(self, kappa: torch.Tensor) -> torch.Tensor:
+        B, s, hi = kappa.shape[0], self.grad_scale, self.hparams["bounds"][1]
+        kq = spmv(self.I, kappa)[..., None] / hi            # (B, n_q, 1), at most 1
+        g1 = spmv(self.D, self.u1[None]).reshape(1, -1, self.d).expand(B, -1, -1) / s
+        u, g = self.u1.expand(B, -1), g1
+        for k, net in enumerate(self.stress):
+            a, c, e = self.linear[k]
+            tau = a * g + c * kq * g + e * g1 + net(torch.cat([g, g1, kq * g, kq], -1))
+            u = self.u1 + spmv(self.Dt, (tau * (s * self.w[:, None])).reshape(B, -1)) @ self.A0inv.T
+            if k + 1 < len(self.stress):
+                g = spmv(self.D, u).reshape(B, -1, self.d) / s
+        return u
+
+    def scale_statistics(self, kappa: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(2, dtype=torch.float64)
+
+    def set_scales(self, stats: torch.Tensor) -> None:
+        """Nothing to fit: the iteration's scales come from ``bounds`` and the Laplace solve."""
