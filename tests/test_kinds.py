@@ -43,6 +43,9 @@ CASES = {
     "green_encoder_picard": (VEC, VEC, {"kind": "inverse_elasticity", **LAME},
                              {"kind": "dirichlet", "value": 0.0, "boundary": [1]},
                              {"kind": "picard", **LAME, "steps": 2, "width": 8, "depth": 1}),
+    "coefficients_coefficient_picard": ({"family": "DG", "degree": 0}, {"family": "CG", "degree": 1}, "coefficients",
+                                        {"kind": "dirichlet", "value": 0.0},
+                                        {"kind": "coefficient_picard", "bounds": [1.0, 2.0], "steps": 2, "width": 4}),
     "divergence_free_no_flux": (VEC, {"family": "RT", "degree": 2}, "l2", {"kind": "divergence_free",
                                                                            "no_flux": True}, GRAPH),
     "divergence_free_data": ({"family": "CG", "degree": 2}, {"family": "RT", "degree": 2}, "coefficients",
@@ -70,7 +73,8 @@ def test_unregistered_kinds_are_named():
     spec = {"mesh": MS, "input": {"family": "CG", "degree": 1}, "output": {"family": "CG", "degree": 1},
             "encoder": "l2", "decoder": {"kind": "dirichlet"}, "processor": {"kind": "fourier"}}
     with pytest.raises(ValueError,
-                       match=r"spec\['processor'\]\['kind'\]: expected one of \['mlp', 'graph', 'mg', 'linear_mg', 'picard'\]"):
+                       match=r"spec\['processor'\]\['kind'\]: expected one of \['mlp', 'graph', 'mg', 'linear_mg', "
+                             r"'coefficient_picard', 'picard'\]"):
         build_spon(spec)
     with pytest.raises(ValueError, match=r"spec\['encoder'\]\['kind'\]: expected one of"):
         build_spon({**spec, "encoder": "fft", "processor": GRAPH})

@@ -110,3 +110,79 @@ def test_bad_arguments_are_named(model):
         PicardProcessor(V, ElasticityForm(**LAME), dirichlet_mask(V, model.decoder.bcs, "V"), steps=0)
     with pytest.raises(ValueError, match="'picard' needs a Dirichlet decoder"):
         build_spon({**SPEC, "encoder": "l2"})     # the force itself is not a displacement
+
+
+# --- the coefficient iteration (Darcy: κ in, u out) ---
+DARCY = {"mesh": MeshSpec("unit_square", 0.3, 1).to_dict(), "input": {"family": "DG", "degree": 0},
+         "output": {"family": "CG", "degree": 1}, "encoder": "coefficients",
+         "decoder": {"kind": "dirichlet", "value": 0.0},
+         "processor": {"kind": "coefficient_picard", "bounds": [3.0, 12.0], "steps": 4, "width": 8},
+         "dtype": "float64", "seed": 0}
+
+
+def _kappa(m, n=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return 3.0 + 9.0 * (torch.rand(n, m.encoder.U.dim(), generator=g, dtype=torch.float64) > 0.5).double()
+
+
+def _fe_solution(m, kappa):
+    V, U = m.decoder.V, m.encoder.U
+    k, u, v = fd.Function(U), fd.TrialFunction(V), fd.TestFunction(V)
+    out = []
+    for row in kappa:
+        k.dat.data[:] = row.numpy()
+        w = fd.Function(V)
+        fd.solve(k * fd.inner(fd.grad(u), fd.grad(v)) * fd.dx == fd.Constant(1.0) * v * fd.dx, w,
+                 bcs=m.decoder.bcs)
+        out.append(torch.as_tensor(w.dat.data_ro.copy()))
+    return torch.stack(out)
+
+
+def test_untrained_coefficient_iteration_is_chebyshev_and_converges_to_the_fe_solution():
+    """Untrained, ``steps`` steps are Chebyshev's for κ ∈ [3, 12] (checked against the recurrence with
+    Firedrake's own A(κ)), and they converge to the FE solution of −div(κ∇u) = 1 as steps grow."""
+    import numpy as np
+
+    errors = []
+    for steps in (2, 4, 8, 16):
+        m = build_spon({**DARCY, "processor": {**DARCY["processor"], "steps": steps}})
+        kappa = _kappa(m, n=2)
+        with torch.no_grad():
+            u = m(kappa).reshape(len(kappa), -1)
+        want = _fe_solution(m, kappa)
+        errors.append(float(((u - want).norm(dim=1) / want.norm(dim=1)).max()))
+        if steps == 4:
+            V, U = m.decoder.V, m.encoder.U
+            A0inv, u1 = m.processor.A0inv, m.processor.u1
+            k, a_, v_ = fd.Function(U), fd.TrialFunction(V), fd.TestFunction(V)
+            k.dat.data[:] = kappa[0].numpy()
+            A = torch.as_tensor(fd.assemble(k * fd.inner(fd.grad(a_), fd.grad(v_)) * fd.dx, mat_type="aij")
+                                .petscmat.convert("dense").getDenseArray())
+            roots = [7.5 + 4.5 * np.cos(np.pi * (2 * j + 1) / 8) for j in range(4)]
+            x = u1 * (2 / 15)
+            for r in roots:
+                x = x + (u1 - A0inv @ (A @ x)) / r
+            assert (u[0] - x).abs().max() < 1e-12 * x.abs().max()
+    assert all(a > b for a, b in zip(errors, errors[1:])) and errors[-1] < 1e-6, errors
+
+
+def test_coefficient_iteration_holds_the_boundary_and_reloads(tmp_path):
+    m = build_spon(DARCY)
+    _randomise(m, 2)
+    kappa = _kappa(m, seed=3)
+    with torch.no_grad():
+        u = m(kappa).reshape(len(kappa), -1)
+    held = torch.as_tensor(dirichlet_mask(m.decoder.V, m.decoder.bcs, "V"))
+    assert held.any() and u[:, held].abs().max() == 0.0
+    save_checkpoint(m, tmp_path / "darcy.pt")
+    with torch.no_grad():
+        assert torch.equal(load_checkpoint(tmp_path / "darcy.pt")(kappa).reshape(len(kappa), -1), u)
+
+
+def test_coefficient_iteration_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="bounds: expected 0 < low < high"):
+        build_spon({**DARCY, "processor": {**DARCY["processor"], "bounds": [12.0, 3.0]}})
+    with pytest.raises(ValueError, match="needs 'bounds'"):
+        build_spon({**DARCY, "processor": {"kind": "coefficient_picard"}})
+    with pytest.raises(ValueError, match="'coefficient_picard' needs the 'coefficients' encoder"):
+        build_spon({**DARCY, "encoder": "l2"})

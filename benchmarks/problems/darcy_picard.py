@@ -42,14 +42,14 @@ def spec(dom, steps):
 
 def richardson(model, X, steps):
     """Plain Richardson with the Laplacian, ``ω = 2 / (low + high)``: the iteration with no acceleration,
-    ``u ← u + ω A₀⁻¹ (b − A(κ) u)`` from ``u₁ = A₀⁻¹ b``, in float64."""
+    ``u ← u + ω A₀⁻¹ (b − A(κ) u)`` from ``u₀ = ω A₀⁻¹ b`` (the processor's start), in float64."""
     from spon.fem.sparse import spmv
 
     proc = model.model.processor
     D, Dt, w, I, A0inv, u1 = (getattr(proc, k).double() for k in ("D", "Dt", "w", "I", "A0inv", "u1"))
     lo, hi = proc.hparams["bounds"]
     kq = spmv(I, X.double())
-    u = u1.expand(len(X), -1)
+    u = u1.expand(len(X), -1) * (2 / (lo + hi))
     for _ in range(steps):
         g = spmv(D, u).reshape(len(X), -1, proc.d)
         Au = spmv(Dt, (kq[..., None] * g * w[:, None]).reshape(len(X), -1))

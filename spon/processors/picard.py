@@ -110,8 +110,9 @@ class CoefficientPicardProcessor(FEModule):
 
         u_{k+1} = u₁ + A₀⁻¹ Dᵀ W τ_k,    τ_k = a_k ∇u_k + c_k κ_q ∇u_k + e_k ∇u₁ + MLP_k(κ_q, ∇u_k, ∇u₁),
 
-    and ``a_k, c_k, e_k`` start as the Chebyshev iteration for ``κ ∈ bounds`` (so the untrained model
-    is ``steps`` Chebyshev steps preconditioned by the Laplacian, no learning) and the MLPs at zero.
+    and ``a_k, c_k, e_k`` start as the Chebyshev iteration for ``κ ∈ bounds`` from ``u₀ = 2 u₁ / (low + high)``
+    (so the untrained model is ``steps`` Chebyshev steps preconditioned by the Laplacian, no learning) and
+    the MLPs at zero.
     Training makes the steps adapt to where κ is high or low, point by point.
     """
 
@@ -152,10 +153,12 @@ class CoefficientPicardProcessor(FEModule):
         self.stress = nn.ModuleList(_mlp(3 * self.d + 1, width, depth, self.d) for _ in range(steps))
 
     def forward(self, kappa: torch.Tensor) -> torch.Tensor:
-        B, s, hi = kappa.shape[0], self.grad_scale, self.hparams["bounds"][1]
+        B, s = kappa.shape[0], self.grad_scale
+        lo, hi = self.hparams["bounds"]
         kq = spmv(self.I, kappa)[..., None] / hi            # (B, n_q, 1), at most 1
         g1 = spmv(self.D, self.u1[None]).reshape(1, -1, self.d).expand(B, -1, -1) / s
-        u, g = self.u1.expand(B, -1), g1
+        g = g1 * (2 / (lo + hi))       # u₀: the Laplace solution scaled to the middle of the bounds
+        u = self.u1.expand(B, -1) * (2 / (lo + hi))
         for k, net in enumerate(self.stress):
             a, c, e = self.linear[k]
             tau = a * g + c * kq * g + e * g1 + net(torch.cat([g, g1, kq * g, kq], -1))
