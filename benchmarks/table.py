@@ -34,6 +34,17 @@ def darcy(d):
                         f"| {r['max_boundary_error']:.1e} | α {r['alpha']:.0e} (validation) |")
         ratio = sec["spon_mg_over_fno"]
         rows.append(f"| {label} | SPON-MG / FNO | {ratio['equal_epochs']:.2f} | {ratio['equal_time']:.2f} | | | | |")
+        for key, what in (("richardson", "Richardson, Laplace-preconditioned (no learning)"),
+                          ("chebyshev", "Chebyshev, Laplace-preconditioned (no learning)")):
+            if key in sec:
+                rows.append(f"| {label} | {sec[key]['steps']} steps of {what} | {sec[key]['rel_l2']:.4f} | | — | 0 "
+                            "| 0.0e+00 | |")
+        if "spon_picard" in sec:
+            r = sec["spon_picard"]
+            rows.append(f"| {label} | SPON-Picard ({r['iterations']} learned steps, {r['optimiser_steps']} optimiser "
+                        f"steps) | {_pm(r['rel_l2_mean'], r['rel_l2_std'], 4)} | | {r['params']:,} "
+                        f"| {r['train_seconds']:.0f} | {r['max_boundary_error']:.1e} | |")
+            rows.append(f"| {label} | SPON-Picard / FNO | {sec['spon_picard_over_fno']:.3f} | | | | | |")
     out = "\n".join(rows)
     if "data_size_curve" in d:
         c = d["data_size_curve"]
@@ -91,7 +102,10 @@ _LABELS = {"spon_mg": "SPON-MG", "spon_mg_green": "SPON-MG, linear-elasticity Gr
            "spon_mg_leapfrog": "SPON-MG, second-order (leapfrog) map: learns u_n+k − 2u_n + u_n−k",
            "fno_leapfrog": "FNO (masked grid), second-order (leapfrog) map",
            "linear_leapfrog": "linear second-order map a = −λ(u − c), least squares, no network",
-           "least_squares": "least squares on the DOFs (ridge, α on validation), no network"}
+           "least_squares": "least squares on the DOFs (ridge, α on validation), no network",
+           "spon_picard": "SPON-Picard: linear-elastic encoder, learned Picard iteration (2 steps), data",
+           "spon_picard_physics": "SPON-Picard, potential energy only (random forces, no labels, no solves)",
+           "spon_picard_hybrid": "SPON-Picard, hybrid (labelled pairs + potential energy)"}
 
 
 def spon_paper(d):
@@ -105,15 +119,24 @@ def spon_paper(d):
         if not sec:
             continue
         for base, note in (("linear_elasticity_prediction", "linear elasticity, no learning"),
-                           ("stokes_as_prediction", "the Stokes input, no learning")):
+                           ("stokes_as_prediction", "the Stokes input, no learning"),
+                           ("chebyshev", "4 Chebyshev steps, Laplace-preconditioned (SPON-Picard untrained)")):
             if base in sec:
                 rows.append(f"| {label} | {note} | — | {sec[base]['rel_l2']:.3f} | — | |")
+        if "picard_exact" in sec:
+            e = sec["picard_exact"]
+            rows.append(f"| {label} | modified Newton from linear elasticity (the true stress), no learning | — "
+                        f"| {e['rel_l2_1_steps']:.3f} (1 step), {e['rel_l2_2_steps']:.3f} (2 steps) | — | |")
         for model, runs in sec.get("runs", {}).items():
             r = sec[model]
             std = r.get("rel_l2_std")
             other = []
             if "epochs" in runs[0]:      # where a section's models train for different lengths
                 other.append(f"{runs[0]['epochs']} epochs")
+            if "steps" in runs[0]:
+                other.append(f"{runs[0]['steps']} optimiser steps")
+            if runs[0].get("best_epoch") is not None:
+                other.append("best validation epoch " + ", ".join(str(x["best_epoch"]) for x in runs))
             if "max_divergence" in r:
                 other.append(f"max div/‖u‖ {r['max_divergence']:.1e}")
             if r.get("pressure_rel_l2") is not None:
@@ -195,7 +218,7 @@ def accuracy(d):
     models, the linearity error."""
     rows = ["| problem | model | seeds | relative L² | steps | best epoch (validation) | validation error's "
             "spread over the last 10 % of epochs | train s | max BC error | linearity error |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for name in ("poisson_source", "poisson_source_l_shape", "elasticity_source"):
+    for name in ("poisson_source", "poisson_source_l_shape", "elasticity_source", "elasticity3d"):
         if name not in d:
             continue
         label = f"{name} ({d[name]['dofs']} DOFs, {d[name]['n_train']} training pairs)"
