@@ -50,7 +50,9 @@ def darcy(d):
         c = d["data_size_curve"]
         out += "\n\n| training samples | " + " | ".join(map(str, c["sizes"])) + " |\n"
         out += "|---|" + "---|" * len(c["sizes"]) + "\n"
-        for model in ("spon_mg", "fno"):
+        for model in ("spon_mg", "fno", "spon_picard"):
+            if model not in c:
+                continue
             out += f"| {model} | " + " | ".join(
                 _pm(c[model][str(n)]["rel_l2_mean"], c[model][str(n)]["rel_l2_std"]) for n in c["sizes"]) + " |\n"
         out += "| SPON-MG / FNO | " + " | ".join(
@@ -103,6 +105,7 @@ _LABELS = {"spon_mg": "SPON-MG", "spon_mg_green": "SPON-MG, linear-elasticity Gr
            "fno_leapfrog": "FNO (masked grid), second-order (leapfrog) map",
            "linear_leapfrog": "linear second-order map a = −λ(u − c), least squares, no network",
            "least_squares": "least squares on the DOFs (ridge, α on validation), no network",
+           "spon_linear_divfree": "SPON, curl decoder into RT2, linear processor fitted in closed form",
            "spon_picard": "SPON-Picard: linear-elastic encoder, learned Picard iteration (2 steps), data",
            "spon_picard_physics": "SPON-Picard, potential energy only (random forces, no labels, no solves)",
            "spon_picard_hybrid": "SPON-Picard, hybrid (labelled pairs + potential energy)"}
@@ -133,6 +136,8 @@ def spon_paper(d):
             other = []
             if "epochs" in runs[0]:      # where a section's models train for different lengths
                 other.append(f"{runs[0]['epochs']} epochs")
+            if "n_train" in runs[0]:
+                other.append(f"{runs[0]['n_train']} training samples")
             if "steps" in runs[0]:
                 other.append(f"{runs[0]['steps']} optimiser steps")
             if runs[0].get("best_epoch") is not None:

@@ -45,7 +45,7 @@ PROBLEMS = {p.name: p for p in [
              "--hyper-models", "spon_mg,spon_mg_force,fno,picard_exact,spon_picard,spon_picard_hybrid"],
             ("neuralop",)),
     Problem("stokes", "stokes", "spon_paper.json#stokes_divfree", "Stokes velocity, exactly divergence-free",
-            [*_TINY, "--stokes-h", "0.5", "--grid", "8"], ("neuralop",)),
+            [*_TINY, "--stokes-h", "0.5", "--grid", "8", "--stokes-sizes", "4,6", "--n-val", "3"], ("neuralop",)),
     Problem("poisson3d", "poisson3d", "spon_paper.json#poisson3d", "3D Darcy in a cube with a spherical hole",
             [*_TINY, "--h3d", "0.6", "--grid3d", "6", "--n-val", "2"], ("neuralop",)),
     Problem("dfg_2d1", "dfg", "spon_paper.json#dfg_2d1", "the Navier–Stokes solver on DFG 2D-1 (drag and lift)",

@@ -67,12 +67,16 @@ def main(argv=None):
     p.add_argument("--n-val", type=int, default=50)
     p.add_argument("--n-test", type=int, default=100)
     p.add_argument("--pools", default="800,200", help="each domain's training pool in darcy.json's run")
+    p.add_argument("--sizes", default=None, help="a data-size curve on the square instead (e.g. 50,100,200,400,800; "
+                   "each size the same optimiser steps), written to data_size_curve.spon_picard")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", type=Path, default=RESULTS / "darcy.json")
     a = p.parse_args(argv)
     threads = set_threads(a.threads)
     out = json.loads(a.out.read_text()) if a.out.is_file() else {}
     seeds = [int(s) for s in a.seeds.split(",")]
+    if a.sizes:
+        return curve(a, out, seeds, threads)
     for name, pool in zip(a.domains.split(","), [int(x) for x in a.pools.split(",")]):
         t0 = time.perf_counter()
         dom = Domain(name, **DOMAINS[name], n_test=a.n_test, n_val=a.n_val, n_pool=max(pool, a.n_train))
@@ -117,6 +121,30 @@ def main(argv=None):
                 "fno_steps": sec["fno"]["epochs"] * -(-sec["fno"]["n_train"] // 20)}
         atomic_write_json(a.out, out)
         print(f"wrote {a.out}", flush=True)
+    return out
+
+
+def curve(a, out, seeds, threads):
+    """SPON-Picard on the square's first n pool samples, n in ``--sizes``, each with the same optimiser steps."""
+    sizes = [int(n) for n in a.sizes.split(",")]
+    dom = Domain("square", **DOMAINS["square"], n_test=a.n_test, n_val=a.n_val, n_pool=max(sizes))
+    c = out.setdefault("data_size_curve", {})
+    rows = {}
+    for n in sizes:
+        epochs = max(1, round(a.optimiser_steps / -(-n // 16)))
+        errs = []
+        for seed in seeds:
+            m = spon_baseline.SPONModel(spec(dom, a.steps), seed, lr=1e-3)
+            m.fit(*dom.train(n), epochs, desc=f"picard n={n} {seed}", val=dom.val)
+            errs.append(dom.score(m, dom.test)["rel_l2"])
+        mean, std = mean_std(errs)
+        rows[str(n)] = {"rel_l2_mean": mean, "rel_l2_std": std, "rel_l2": errs, "epochs": epochs,
+                        "optimiser_steps": epochs * -(-n // 16)}
+        print("square picard", n, rows[str(n)], flush=True)
+    c["spon_picard"] = rows
+    c["spon_picard_note"] = (f"SPON-Picard ({a.steps} learned steps), seeds {seeds}, about {a.optimiser_steps} "
+                             "optimiser steps at every size, best validation epoch; " + machine(threads)["platform"])
+    atomic_write_json(a.out, out)
     return out
 
 

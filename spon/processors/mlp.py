@@ -10,7 +10,8 @@ _ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.Si
 
 
 class MLPProcessor(nn.Module):
-    """``(batch, in_dim) -> (batch, out_dim)`` through ``depth`` hidden layers of ``width``.
+    """``(batch, in_dim) -> (batch, out_dim)`` through ``depth`` hidden layers of ``width``
+    (``depth=0``: one affine map, for a linear operator fitted in closed form).
 
     Examples
     --------
@@ -26,8 +27,9 @@ class MLPProcessor(nn.Module):
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation: expected one of {sorted(_ACTIVATIONS)}, got {activation!r}")
         for name, val in (("in_dim", in_dim), ("out_dim", out_dim), ("width", width), ("depth", depth)):
-            if not (isinstance(val, int) and val > 0):
-                raise ValueError(f"{name}: expected a positive integer, got {val!r}")
+            if not (isinstance(val, int) and val >= (0 if name == "depth" else 1)):
+                raise ValueError(f"{name}: expected a {'non-negative' if name == 'depth' else 'positive'} integer, "
+                                 f"got {val!r}")
         self.hparams = dict(in_dim=in_dim, out_dim=out_dim, width=width, depth=depth, activation=activation)
         layers, d = [], in_dim
         for _ in range(depth):
