@@ -218,3 +218,15 @@ def test_messages_after_the_mean_equal_messages_on_every_edge(hierarchy_spaces):
     agg = torch.zeros_like(h).index_add_(1, t, m) * g.inv_degree
     reference = h + mp.update(torch.cat([h, agg], dim=-1))
     assert torch.allclose(mp(h, g), reference, rtol=0, atol=1e-12)
+
+
+def test_mlp_of_depth_zero_is_affine():
+    """``depth=0``: one affine map (a linear operator fitted in closed form), P(αa + βb) = αP(a) + βP(b) when
+    α + β = 1."""
+    P = MLPProcessor(7, 5, depth=0)
+    a, b = torch.randn(2, 7, dtype=torch.float64), torch.randn(2, 7, dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.allclose(P(0.3 * a + 0.7 * b), 0.3 * P(a) + 0.7 * P(b), atol=1e-14)
+    assert len(P.net) == 1
+    with pytest.raises(ValueError, match="depth: expected a non-negative integer"):
+        MLPProcessor(7, 5, depth=-1)
