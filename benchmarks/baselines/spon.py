@@ -27,11 +27,12 @@ class SPONModel:
     recipe = RECIPE
 
     def __init__(self, spec: dict, seed: int, lr: float = 3e-3, batch_size: int = 16, g_from_input=False,
-                 evaluate_in_float64=False):
+                 evaluate_in_float64=False, scheduler: str = "onecycle", optimizer: str = "adamw"):
         self.spec = {**spec, "seed": seed}
         torch.manual_seed(seed)
         self.model, self.seed = build_spon(self.spec), seed
         self.lr, self.batch_size, self.g_from_input = lr, batch_size, g_from_input
+        self.scheduler, self.optimizer = scheduler, optimizer
         self.evaluate_in_float64 = evaluate_in_float64
         self.params = sum(p.numel() for p in self.model.parameters())
         self.history = None
@@ -42,7 +43,8 @@ class SPONModel:
         if val is not None and (self.g_from_input or g is not None):
             raise ValueError("val: a validation split with boundary data from the inputs is not supported")
         self.history = Trainer(self.model, epochs=epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
-                               desc=desc).fit(data, val, restore_best=val is not None)
+                               desc=desc, scheduler=self.scheduler, optimizer=self.optimizer).fit(
+            data, val, restore_best=val is not None)
         return self
 
     @torch.no_grad()
