@@ -108,6 +108,7 @@ _LABELS = {"spon_mg": "SPON-MG", "spon_mg_green": "SPON-MG, linear-elasticity Gr
            "least_squares": "least squares on the DOFs (ridge, α on validation), no network",
            "spon_linear_divfree": "SPON, curl decoder into RT2, linear processor fitted in closed form",
            "spon_picard_onecycle": "SPON-Picard with SPON's recipe (one-cycle AdamW), data",
+           "spon_picard_physics_onecycle": "SPON-Picard, potential energy only, SPON's recipe (one-cycle AdamW)",
            ("poisson3d", "spon_picard"): "SPON-Picard: learned polynomial iteration (4 Laplace-preconditioned steps)",
            "spon_picard": "SPON-Picard: linear-elastic encoder, learned Picard iteration (2 steps), data",
            "spon_picard_physics": "SPON-Picard, potential energy only (random forces, no labels, no solves)",

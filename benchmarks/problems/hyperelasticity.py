@@ -70,7 +70,7 @@ RECIPE = {"fno": fno.RECIPE.replace("kappa", "f_x, f_y"),
                          "validation epoch (the better of two recipes tried: SPON's one-cycle AdamW gave 0.033, "
                          "row spon_picard_onecycle)",
           "spon_picard_onecycle": "as spon_picard with SPON's recipe: AdamW (weight decay 1e-4), one-cycle",
-          "spon_picard_physics": "as spon_picard_onecycle, trained on the neo-Hookean potential energy "
+          "spon_picard_physics": "as spon_picard, trained on the neo-Hookean potential energy "
                                  "(E(u) - <f, u>) / "
                                  "|f|^2 alone (spon.physics.PotentialEnergyLoss) over a pool of random forces "
                                  "from the same distribution, no labels, for the same optimiser steps; last "
@@ -172,7 +172,7 @@ def run(a, out):
             if kind.startswith("fno"):
                 return fno.GridFNO(grid, seed=seed, c=2, **SETTINGS["fno"])
             if kind.startswith("spon_picard"):     # one-cycle AdamW (SPON's) or cosine Adam (the better of two)
-                one = kind != "spon_picard"      # the energy rows ran with SPON's recipe
+                one = kind == "spon_picard_onecycle"
                 return spon_baseline.SPONModel(picard_spec(ms, lame), seed, lr=1e-3,
                                                scheduler="onecycle" if one else "cosine",
                                                optimizer="adamw" if one else "adam")
