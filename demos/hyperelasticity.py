@@ -140,7 +140,7 @@ B = assembly.mixed_mass_matrix(prob.input_space, V)
 with torch.no_grad():
     u = model.encoder(Xte).reshape(args.n_test, -1)
     for _ in range(2):
-        u = u + (spmv(B, Xte) - E.internal_force(u)) @ proc.Kinv.T
+        u = u + (spmv(B, Xte) - E.internal_force(u)) @ proc.inverse.T
 model.float()
 print(f"modified Newton, 2 steps with the true stress: relative L2 error {norm.relative_error(u, Yte).mean():.3f}")
 

@@ -153,7 +153,7 @@ def test_untrained_coefficient_iteration_is_chebyshev_and_converges_to_the_fe_so
         errors.append(float(((u - want).norm(dim=1) / want.norm(dim=1)).max()))
         if steps == 4:
             V, U = m.decoder.V, m.encoder.U
-            A0inv, u1 = m.processor.A0inv, m.processor.u1
+            A0inv, u1 = m.processor.inverse, m.processor.u1
             k, a_, v_ = fd.Function(U), fd.TrialFunction(V), fd.TestFunction(V)
             k.dat.data[:] = kappa[0].numpy()
             A = torch.as_tensor(fd.assemble(k * fd.inner(fd.grad(a_), fd.grad(v_)) * fd.dx, mat_type="aij")

@@ -46,12 +46,12 @@ def richardson(model, X, steps):
     from spon.fem.sparse import spmv
 
     proc = model.model.processor
-    D, Dt, w, I, A0inv, u1 = (getattr(proc, k).double() for k in ("D", "Dt", "w", "I", "A0inv", "u1"))
+    D, Dt, w, I, A0inv, u1 = (getattr(proc, k).double() for k in ("D", "Dt", "w", "I", "inverse", "u1"))
     lo, hi = proc.hparams["bounds"]
     kq = spmv(I, X.double())
     u = u1.expand(len(X), -1) * (2 / (lo + hi))
     for _ in range(steps):
-        g = spmv(D, u).reshape(len(X), -1, proc.d)
+        g = spmv(D, u).reshape(len(X), -1, proc.n_grad)
         Au = spmv(Dt, (kq[..., None] * g * w[:, None]).reshape(len(X), -1))
         u = u + 2 / (lo + hi) * (u1 - Au @ A0inv.T)
     return u

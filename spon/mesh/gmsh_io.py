@@ -15,8 +15,8 @@ from ..atomic import atomic_path
 
 __all__ = ["GEOMETRIES", "meshes_dir", "cache_dir", "gmsh_session", "generate_msh", "gmsh_mesh"]
 
-GEOMETRIES = ("unit_square", "l_shape", "plate_with_hole", "cook_membrane", "l_profile", "cube_hole", "bracket", "dfg_cylinder",
-              "clamped_square")
+GEOMETRIES = ("unit_square", "l_shape", "plate_with_hole", "cook_membrane", "l_profile", "cube_hole", "bracket",
+              "dfg_cylinder", "clamped_square")
 
 
 def meshes_dir() -> Path:

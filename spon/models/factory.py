@@ -99,8 +99,8 @@ def build_spon(spec: dict, comm=None):
             raise ValueError("spec: a mixed output space needs encoder 'coefficients' (the input's coefficients "
                              "go to the processor as they are)")
         E = U
-    elif _split_kind(spec["processor"], "processor")[0] == "coefficient_picard":
-        E = U        # the processor reads the coefficient in its own space (at quadrature points)
+    elif PROCESSORS.reads_input_space(_split_kind(spec["processor"], "processor")[0]):
+        E = U        # a processor that reads the input in its own space (a coefficient at quadrature points)
     elif Z is not V and U.value_shape != ():       # divergence-free: the stream function's space, U's shape
         E = fd.VectorFunctionSpace(V.mesh(), Z.ufl_element(), dim=U.value_shape[0])
     ctx = Context(U=U, V=V, E=E, Z=Z, hier=hier, load=_mesh_file_loader(spec), spec=spec)

@@ -20,7 +20,7 @@ from typing import Callable
 
 import firedrake as fd
 
-from ..fem.bcs import bc_from_spec, bc_spec, boundary_spec, check_boundary
+from ..fem.bcs import bc_from_spec, bc_spec, boundary_spec, check_boundary, dirichlet_mask
 from ..fem.decoders import CoefficientDecoder, DirichletDecoder, DivergenceFreeDecoder, MixedDecoder
 from ..fem.encoders import (CoefficientEncoder, GreenEncoder, InterpolationEncoder, L2ProjectionEncoder,
                             MomentEncoder)
@@ -65,6 +65,11 @@ class Registry:
         types = types if isinstance(types, tuple) else (types,)
         self.kinds[name] = Kind(name, types, build, spec)
         return self.kinds[name]
+
+    def reads_input_space(self, name) -> bool:
+        """Whether kind ``name`` takes the input in its own space (its types declare ``reads_input_space``)."""
+        kind = self.kinds.get(name)
+        return kind is not None and any(getattr(t, "reads_input_space", False) for t in kind.types)
 
     @property
     def names(self) -> list:
@@ -294,6 +299,8 @@ def _linear_mg(entry, ctx, V, c_in, c_out, n_in):
 
 PROCESSORS.register("linear_mg", LinearMultigridProcessor, _linear_mg,
                     lambda p, ctx: {"kind": "linear_mg", **p.hparams})
+
+
 def _picard(entry, ctx, V, c_in, c_out, n_in):
     dec, enc = ctx.decoder, ctx.spec.get("encoder")
     plain_green = isinstance(enc, dict) and enc.get("kind") == "inverse_elasticity" and not enc.get("with_source")
@@ -302,21 +309,19 @@ def _picard(entry, ctx, V, c_in, c_out, n_in):
         raise ValueError("spec['processor']: 'picard' needs a Dirichlet decoder (its boundary is the clamped one) "
                          "on a vector space of the mesh's dimension, and the linear elastic displacement as input "
                          "(the 'inverse_elasticity' encoder without 'with_source')")
-    from ..fem.bcs import dirichlet_mask
     args = {k: v for k, v in entry.items() if k not in ("mu", "lmbda")}
     return PicardProcessor(V, _lame(entry, "spec['processor']"), dirichlet_mask(V, dec.bcs, "V"), **args)
 
 
 def _coefficient_picard(entry, ctx, V, c_in, c_out, n_in):
-    dec = ctx.decoder
-    enc = ctx.spec.get("encoder")
-    if not isinstance(dec, DirichletDecoder) or (enc if isinstance(enc, str) else (enc or {}).get("kind")) != \
-            "coefficients" or V.value_shape != () or ctx.U.value_shape != ():
+    dec, enc = ctx.decoder, ctx.spec.get("encoder")
+    enc_kind = enc if isinstance(enc, str) else (enc or {}).get("kind")
+    if not isinstance(dec, DirichletDecoder) or enc_kind != "coefficients" or V.value_shape != () \
+            or ctx.U.value_shape != ():
         raise ValueError("spec['processor']: 'coefficient_picard' needs the 'coefficients' encoder of a scalar "
                          "coefficient and a Dirichlet decoder (zero data) on a scalar output space")
     if "bounds" not in entry:
         raise ValueError("spec['processor']: 'coefficient_picard' needs 'bounds': [low, high] of the coefficient")
-    from ..fem.bcs import dirichlet_mask
     return CoefficientPicardProcessor(ctx.U, V, dirichlet_mask(V, dec.bcs, "V"), **entry)
 
 

@@ -72,13 +72,13 @@ class SPON(nn.Module):
         normal = None
         stats = torch.zeros(7, dtype=torch.float64)
         physical = getattr(self.processor, "physical_units", False)
-        grads = torch.zeros(2, dtype=torch.float64)
+        own = torch.zeros(2, dtype=torch.float64)        # the processor's own statistics (physical units)
         for x, y, *labelled_x in batches:      # (x, y) or (x, y, the inputs of y's rows) when y has fewer
             enc = self.encoder(x)
             e = enc.double().reshape(-1)
             stats[:3] += torch.stack([torch.tensor(float(e.numel())), e.sum().cpu(), e.pow(2).sum().cpu()])
             if physical:      # the processor's own statistics of the encoded fields (e.g. their RMS strain)
-                grads += self.processor.scale_statistics(enc)
+                own += self.processor.scale_statistics(enc)
             if y is not None:
                 r = (y.reshape(len(y), -1) - base).double()
                 stats[3:5] += torch.stack([torch.tensor(float(r.numel())), r.pow(2).sum().cpu()])
@@ -92,14 +92,14 @@ class SPON(nn.Module):
                     stats[5:] += torch.stack([(p * r).sum().cpu(), p.pow(2).sum().cpu()])
         if reduce is not None:
             stats = reduce(stats)
-            grads = reduce(grads)
+            own = reduce(own)
             if normal is not None:
                 normal = tuple(reduce(t) for t in normal)
         if physical:
             # a processor that works on physical fields (a learned constitutive correction): unit scales
             self.input_scale.fill_(1.0)
             self.output_scale.fill_(1.0)
-            self.processor.set_scales(grads)
+            self.processor.set_scales(own)
             return
         n, s, q, ny, qy, pr, pp = stats.tolist()
         if n < 2:

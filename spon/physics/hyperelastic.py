@@ -39,8 +39,8 @@ def neo_hookean(mu: float, lmbda: float):
 
 
 def mooney_rivlin(c1: float, c2: float, lmbda: float):
-    """Compressible Mooney–Rivlin in 3D, ``ψ = c1 (I₁ − 3 − 2 ln J) + c2 (I₂ − 3 − 4 ln J) + λ/2 (ln J)²``
-    with ``I₁ = tr C``, ``I₂ = ½((tr C)² − tr C²)``, ``C = FᵀF`` (stress-free at ``F = I``)."""
+    """Compressible Mooney–Rivlin in 3D,
+    ``ψ = c1 (I₁ − 3 − 2 ln J) + c2 (I₂ − 3 − 4 ln J) + λ/2 (ln J)²`` with ``I₁ = tr C``, ``I₂ = ½((tr C)² − tr C²)``, ``C = FᵀF`` (stress-free at ``F = I``)."""
     def psi(F):
         C = F.transpose(-2, -1) @ F
         i1 = C.diagonal(dim1=-2, dim2=-1).sum(-1)
@@ -54,9 +54,9 @@ def mooney_rivlin(c1: float, c2: float, lmbda: float):
 class HyperelasticEnergy(FEModule):
     """``E(u) = Σ_q w_q ψ(I + ∇u(x_q))`` for a batch ``u`` of shape ``(B, dim V)`` of a vector space ``V``.
 
-    ``internal_force(u)`` is ``∂E/∂u`` (the assembled ``∫ P(F) : ∇v``), ``residual(u, load)`` that minus the
-    load vector. ``quadrature_degree`` defaults to ``2(p − 1)``: exact for the linearised energy; the FE
-    solver's own degree is estimated from ``ψ``, so compare with ``dx(degree=...)`` set to the same.
+    ``internal_force(u)`` is ``∂E/∂u`` (the assembled ``∫ P(F) : ∇v``). ``quadrature_degree`` defaults to
+    ``2(p − 1)``: exact for the linearised energy; the FE solver's own degree is estimated from ``ψ``, so
+    compare with ``dx(degree=...)`` set to the same.
     """
 
     def __init__(self, V, psi, quadrature_degree=None):
@@ -74,7 +74,7 @@ class HyperelasticEnergy(FEModule):
         if u.dtype != self.dtype or u.device != self.device:
             raise ValueError(f"u: expected {self.dtype} on {self.device} (the module's), got {u.dtype} on "
                              f"{u.device}")
-        g = (self.D @ u.T).T.reshape(u.shape[0], -1, *self.shape)
+        g = spmv(self.D, u).reshape(u.shape[0], -1, *self.shape)
         return g + torch.eye(self.shape[0], self.shape[1], dtype=u.dtype, device=u.device)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:

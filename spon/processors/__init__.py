@@ -6,5 +6,6 @@ from .multigrid import MultigridProcessor, Transfer
 from .picard import CoefficientPicardProcessor, PicardProcessor
 from .shared_nodes import SharedNodeProcessor
 
-__all__ = ["MLPProcessor", "DOFGraph", "MessagePassing", "GraphProcessor", "MultigridProcessor", "LinearMultigridProcessor", "Transfer", "PicardProcessor", "CoefficientPicardProcessor",
+__all__ = ["MLPProcessor", "DOFGraph", "MessagePassing", "GraphProcessor", "MultigridProcessor",
+           "LinearMultigridProcessor", "Transfer", "PicardProcessor", "CoefficientPicardProcessor",
            "SharedNodeProcessor"]
