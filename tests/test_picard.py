@@ -40,7 +40,9 @@ def test_untrained_model_is_the_linear_elastic_solve(model):
     x = _forces(model)
     model.fit_scales(x)
     assert model.input_scale.item() == 1.0 and model.output_scale.item() == 1.0
-    assert model.processor.strain_scale.item() > 0
+    with torch.no_grad():     # the strain scale is the RMS of the linear solutions' gradients
+        g = model.processor.gradients(model.encoder(x).reshape(len(x), -1))
+    assert abs(model.processor.strain_scale.item() - g.pow(2).mean().sqrt().item()) < 1e-12 * g.abs().max().item()
     with torch.no_grad():
         assert torch.equal(model(x), model.decoder(model.encoder(x)))
 
@@ -54,6 +56,8 @@ def test_clamped_dofs_are_exactly_zero_for_any_weights(model):
     held = torch.as_tensor(dirichlet_mask(m.decoder.V, m.decoder.bcs, "V"))
     assert held.any() and u[:, held].abs().max() == 0.0
     assert (u - u1).abs().max() > 1e-3 * u1.abs().max()        # the weights do act
+    with torch.no_grad():     # the processor itself, not only the decoder after it, holds the clamp
+        assert m.processor(u1)[:, held].abs().max() == 0.0
 
 
 def test_true_stress_gives_modified_newton():
@@ -174,6 +178,8 @@ def test_coefficient_iteration_holds_the_boundary_and_reloads(tmp_path):
         u = m(kappa).reshape(len(kappa), -1)
     held = torch.as_tensor(dirichlet_mask(m.decoder.V, m.decoder.bcs, "V"))
     assert held.any() and u[:, held].abs().max() == 0.0
+    with torch.no_grad():
+        assert m.processor(kappa)[:, held].abs().max() == 0.0
     save_checkpoint(m, tmp_path / "darcy.pt")
     with torch.no_grad():
         assert torch.equal(load_checkpoint(tmp_path / "darcy.pt")(kappa).reshape(len(kappa), -1), u)
