@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["laminate_stiffness"]
+__all__ = ["laminate_stiffness", "finite_strain_laminate"]
 
 
 def laminate_stiffness(C1: np.ndarray, C2: np.ndarray, f2: float) -> np.ndarray:
@@ -47,3 +47,42 @@ def laminate_stiffness(C1: np.ndarray, C2: np.ndarray, f2: float) -> np.ndarray:
         Ceff[np.ix_(b, a)] += w * C[np.ix_(b, a)] @ dEa_dEa
         Ceff[np.ix_(b, b)] += w * (C[np.ix_(b, a)] @ dEa_dEb + C[np.ix_(b, b)])
     return Ceff
+
+
+def finite_strain_laminate(law1, law2, f2: float, F, normal=0, tol: float = 1e-13, max_it: int = 50):
+    """``P̄`` of a two-phase hyperelastic laminate at the macro deformation gradient ``F`` (``d × d``).
+
+    Layers normal to axis ``normal`` (``N = e_normal``): each phase deforms homogeneously with
+    ``F₁ = F + f₂ c ⊗ N``, ``F₂ = F − f₁ c ⊗ N`` (rank-one connected, mean ``F``), and the jump
+    ``c`` makes the traction continuous, ``P₁(F₁) N = P₂(F₂) N``: ``d`` equations solved by
+    Newton's method in torch (exact Jacobian by autodiff). Returns ``(P̄, c)``;
+    ``P̄ = f₁ P₁ + f₂ P₂``.
+    """
+    import torch
+    if not 0 < f2 < 1:
+        raise ValueError(f"f2: expected a volume fraction in (0, 1), got {f2}")
+    F = torch.as_tensor(np.asarray(F, dtype=float))
+    d = F.shape[0]
+    N = torch.zeros(d, dtype=F.dtype)
+    N[normal] = 1.0
+    f1 = 1 - f2
+
+    def phases(c):
+        return F + f2 * torch.outer(c, N), F - f1 * torch.outer(c, N)
+
+    def jump(c):
+        F1, F2 = phases(c)
+        return law1.stress_torch(F1[None], create_graph=True)[0] @ N - law2.stress_torch(F2[None],
+                                                                                      create_graph=True)[0] @ N
+
+    c = torch.zeros(d, dtype=F.dtype)
+    for _ in range(max_it):
+        r = jump(c)
+        if r.abs().max() <= tol * (1 + law1.stress_torch(F[None])[0].abs().max()):
+            break
+        c = c - torch.linalg.solve(torch.func.jacrev(jump)(c), r)
+    else:
+        raise RuntimeError(f"F: the laminate's traction jump did not vanish in {max_it} Newton steps")
+    F1, F2 = phases(c)
+    P = f1 * law1.stress_torch(F1[None])[0] + f2 * law2.stress_torch(F2[None])[0]
+    return P.detach().numpy(), c.detach().numpy()

@@ -33,7 +33,8 @@ import numpy as np
 from .voigt import voigt_strain, voigt_stress
 from .materials import LinearElastic, Material, NonlinearElasticMatrix
 
-__all__ = ["RVEProblem", "MicroSolution", "equino_materials", "check_strain", "is_periodic", "periodic_mismatch"]
+__all__ = ["RVEProblem", "MicroSolution", "equino_materials", "check_strain", "is_periodic", "periodic_mismatch",
+           "phase_indicators"]
 
 
 def _solver_parameters(**extra) -> dict:
@@ -93,6 +94,36 @@ def periodic_mismatch(f, tol: float = 1e-12):
     return worst, pairs
 
 
+def phase_indicators(mesh, materials: dict, phase, dx, volume: float) -> dict:
+    """``{id: χ}``, the indicator of each phase: DG0 fractions of the mesh's cell regions, or
+    conditionals on a phase-id field ``phase``; raises unless they cover the cell exactly once."""
+    import firedrake as fd
+    import ufl
+    chi = {}
+    if phase is None:
+        DG0 = fd.FunctionSpace(mesh, "DG", 0)
+        vol = fd.assemble(fd.TestFunction(DG0) * fd.dx(domain=mesh)).dat.data_ro
+        for pid in materials:
+            c = fd.Function(DG0, name=f"phase_{pid}")
+            try:
+                c.dat.data[:] = fd.assemble(fd.TestFunction(DG0) * fd.dx(pid, domain=mesh)).dat.data_ro / vol
+            except Exception as e:  # unknown subdomain id
+                raise ValueError(f"materials: phase id {pid} is not a cell region of the mesh ({e})") from None
+            chi[pid] = c
+        cover = sum(c.dat.data_ro for c in chi.values())
+        bad = int(np.sum(~np.isclose(cover, 1.0)))
+    else:
+        # a phase-id field or expression, sampled at the quadrature points
+        for pid in materials:
+            chi[pid] = ufl.conditional(ufl.lt(abs(phase - pid), 0.5), 1.0, 0.0)
+        covered = fd.assemble(sum(chi.values()) * dx)
+        bad = 0 if abs(covered - volume) < 1e-12 * volume else 1
+    if bad:
+        raise ValueError(f"materials: ids {sorted(materials)} leave part of the cell without exactly "
+                         "one material; give a material for every physical surface / phase id")
+    return chi
+
+
 @dataclass
 class MicroSolution:
     """One solved cell problem."""
@@ -148,28 +179,7 @@ class RVEProblem:
         self.rtol, self.atol, self.max_it = rtol, atol, max_it
 
         self.volume = float(fd.assemble(fd.Constant(1.0) * fd.dx(domain=mesh)))
-        self.chi = {}
-        if phase is None:
-            DG0 = fd.FunctionSpace(mesh, "DG", 0)
-            vol = fd.assemble(fd.TestFunction(DG0) * fd.dx(domain=mesh)).dat.data_ro
-            for pid in materials:
-                c = fd.Function(DG0, name=f"phase_{pid}")
-                try:
-                    c.dat.data[:] = fd.assemble(fd.TestFunction(DG0) * fd.dx(pid, domain=mesh)).dat.data_ro / vol
-                except Exception as e:  # unknown subdomain id
-                    raise ValueError(f"materials: phase id {pid} is not a cell region of the mesh ({e})") from None
-                self.chi[pid] = c
-            cover = sum(c.dat.data_ro for c in self.chi.values())
-            bad = int(np.sum(~np.isclose(cover, 1.0)))
-        else:
-            # a phase-id field or expression, sampled at the quadrature points
-            for pid in materials:
-                self.chi[pid] = ufl.conditional(ufl.lt(abs(phase - pid), 0.5), 1.0, 0.0)
-            covered = fd.assemble(sum(self.chi.values()) * self.dx)
-            bad = 0 if abs(covered - self.volume) < 1e-12 * self.volume else 1
-        if bad:
-            raise ValueError(f"materials: ids {sorted(materials)} leave part of the cell without exactly "
-                             "one material; give a material for every physical surface / phase id")
+        self.chi = phase_indicators(mesh, materials, phase, self.dx, self.volume)
 
         self.V = fd.VectorFunctionSpace(mesh, "CG", degree)
         self.u = fd.Function(self.V, name="fluctuation")
