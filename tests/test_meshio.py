@@ -32,7 +32,7 @@ def test_mesh_without_physical_groups_is_refused(tmp_path):
 
 
 def test_non_periodic_file_is_refused_as_rve():
-    src = generate_msh("unit_square", h=0.5)
+    src = generate_msh("l_shape", h=0.5)
     with pytest.raises(ValueError, match=f"path: {src} is not a periodic RVE"):
         read_mesh(src, periodic=True)
 

@@ -84,6 +84,6 @@ def test_bad_user_rve_inputs(cell, tmp_path, capsys):
     assert "without exactly one material" in capsys.readouterr().err
     plain = tmp_path / "plain.msh"
     from spon.mesh import generate_msh
-    plain.write_bytes(generate_msh("unit_square", h=0.5).read_bytes())
+    plain.write_bytes(generate_msh("l_shape", h=0.5).read_bytes())
     with pytest.raises(ValueError, match="not a periodic RVE"):
         rve_problem(str(plain))

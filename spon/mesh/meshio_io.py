@@ -59,7 +59,7 @@ def _to_msh22(path: Path) -> Path:
     return out
 
 
-def read_mesh(path, *, periodic: bool = False, name: str | None = None, **kwargs):
+def read_mesh(path, *, periodic: bool = False, name: str | None = None, periodic_tol: float = 1e-8, **kwargs):
     """A Firedrake mesh from a user's mesh file.
 
     Parameters
@@ -67,14 +67,25 @@ def read_mesh(path, *, periodic: bool = False, name: str | None = None, **kwargs
     path : str or Path
         Any format meshio reads (``.msh``, ``.vtu``, ``.xdmf``, ``.mesh`` …) with physical groups.
     periodic : bool
-        Require (and load) a periodic unit-cell RVE; the file must carry
-        gmsh periodic node links (``$Periodic``) with matching edge nodes.
+        Require (and load) a periodic RVE, 2D or 3D. A gmsh file's periodic node links
+        (``$Periodic``) are used as they are; any other file (or a ``.msh`` without links) is
+        made periodic by pairing the nodes of opposite faces by coordinate
+        (:func:`spon.mesh.periodic_msh`, tolerance ``periodic_tol`` relative to the cell size;
+        quadratic cells reduced to their corners) and refused, naming the first unmatched node,
+        when they do not pair up.
     """
     import firedrake as fd
 
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"path: no mesh file at {p}")
+    if periodic and not (p.suffix == ".msh" and b"$Periodic" in p.read_bytes()):
+        # periodic in geometry only (VTU, Abaqus, tables…): pair the faces' nodes by coordinate
+        from .periodic import periodic_msh
+        msh, _ = periodic_msh(p, tol=periodic_tol)
+        return fd.Mesh(str(msh), name=name or p.stem, **kwargs)
+    if periodic and _dimension(p) == 3:
+        return fd.Mesh(str(p), name=name or p.stem, **kwargs)
     msh = _to_msh22(p)
     if periodic:
         from .rve import check_periodic_msh
@@ -83,3 +94,9 @@ def read_mesh(path, *, periodic: bool = False, name: str | None = None, **kwargs
         except ValueError as e:
             raise ValueError(str(e).replace(str(msh), str(p))) from None
     return fd.Mesh(str(msh), name=name or p.stem, **kwargs)
+
+
+def _dimension(path) -> int:
+    import meshio
+    m = meshio.read(path)
+    return 3 if any(b.type.startswith(("tetra", "hexa")) for b in m.cells) else 2
