@@ -183,3 +183,12 @@ def test_bad_inputs(rve2):
         rve2.solve(np.array([[np.nan, 0.0], [0.0, 1.0]]))
     with pytest.raises(ValueError, match="mu"):
         NeoHookean(-1.0, 1.0)
+
+
+@pytest.mark.parametrize("law", [NeoHookean(2.0, 5.0), MooneyRivlin(1.0, 0.5, 4.0)], ids=["neo_hookean", "mooney"])
+@pytest.mark.parametrize("d", [2, 3])
+def test_closed_form_stress_is_the_energy_gradient(law, d):
+    F = torch.tensor(F2 if d == 2 else F3)[None].repeat(2, 1, 1)
+    F[1] = F[1] @ F[1]
+    P = super(type(law), law).stress_torch(F)      # autodiff of the torch energy
+    assert torch.allclose(law.stress_torch(F), P, rtol=1e-13, atol=1e-13)

@@ -5,7 +5,6 @@ import math
 
 import torch
 
-from .equino import EquiNO
 from .stress_mlp import StressMLP
 
 __all__ = ["fit_equino", "fit_stress_mlp", "select_stress_mlp"]
@@ -25,7 +24,7 @@ def _shrink(E, fraction, g):
     return E
 
 
-def fit_equino(model: EquiNO, steps: int = 3000, batch: int = 64, lr: float = 3e-3, seed: int = 0,
+def fit_equino(model, steps: int = 3000, batch: int = 64, lr: float = 3e-3, seed: int = 0,
                lbfgs_steps: int = 0, collocation: int = 512, reduce: str = "sample", small_fraction: float = 0.25,
                progress: bool = True, callback=None) -> list:
     """Physics-informed training: Adam at strains drawn uniformly in the box each
@@ -34,7 +33,9 @@ def fit_equino(model: EquiNO, steps: int = 3000, batch: int = 64, lr: float = 3e
 
     ``reduce="sample"`` averages per-strain relative losses, so small strains are
     fitted to the same relative accuracy as large ones; ``small_fraction`` of every
-    batch is pulled towards ``ε̄ = 0`` (FE² meets many small strains)."""
+    batch is pulled towards ``ε̄ = 0`` (FE² meets many small strains). Any model with ``box``
+    (its input box, one entry per input), ``nets`` and ``constitutive_loss`` trains here
+    (:class:`EquiNO`, :class:`~spon.multiscale.stretch_equino.StretchEquiNO`)."""
     from tqdm.auto import tqdm, trange
     g = torch.Generator(device="cpu").manual_seed(seed)
     opt = torch.optim.Adam(model.nets.parameters(), lr=lr)
@@ -42,8 +43,11 @@ def fit_equino(model: EquiNO, steps: int = 3000, batch: int = 64, lr: float = 3e
     hist = []
     bar = trange(steps, desc="EquiNO (constitutive loss)", disable=not progress)
     for step in bar:
-        E = (2 * torch.rand(batch, 3, generator=g, dtype=torch.float64) - 1) * model.box.cpu()
-        E = _shrink(E, small_fraction, g).to(model.box.device)
+        if hasattr(model, "sample"):      # a model with its own admissible set
+            E = model.sample(batch, g, small_fraction)
+        else:
+            E = (2 * torch.rand(batch, model.box.numel(), generator=g, dtype=torch.float64) - 1) * model.box.cpu()
+            E = _shrink(E, small_fraction, g).to(model.box.device)
         loss = model.constitutive_loss(E, reduce=reduce).mean()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"EquiNO loss became {loss.item()} at step {step}")
@@ -63,8 +67,11 @@ def fit_equino(model: EquiNO, steps: int = 3000, batch: int = 64, lr: float = 3e
         # rounds of at most 200 iterations, each on fresh collocation strains
         for r in range(math.ceil(lbfgs_steps / 200)):
             its = min(200, lbfgs_steps - 200 * r)
-            Ec = _shrink(torch.as_tensor(latin_hypercube(collocation, box, seed=seed + 1 + r), dtype=torch.float64),
-                         small_fraction, g).to(model.box.device)
+            if hasattr(model, "sample"):
+                Ec = model.sample(collocation, g, small_fraction)
+            else:
+                Ec = _shrink(torch.as_tensor(latin_hypercube(collocation, box, seed=seed + 1 + r),
+                                             dtype=torch.float64), small_fraction, g).to(model.box.device)
             opt = torch.optim.LBFGS(model.nets.parameters(), lr=1.0, max_iter=its, max_eval=its, history_size=50,
                                     tolerance_grad=1e-12, tolerance_change=1e-16, line_search_fn="strong_wolfe")
 

@@ -127,6 +127,12 @@ class NeoHookean(HyperelasticLaw):
     def _psi(self, i1, trC2, lnJ):
         return self.mu / 2 * (i1 - 3 - 2 * lnJ) + self.lmbda / 2 * lnJ ** 2
 
+    def stress_torch(self, F, create_graph=False):
+        # P = μ (F − F⁻ᵀ) + λ ln J F⁻ᵀ (plane strain: the 2×2 block of the 3D law is the 2D formula)
+        Finv_T = torch.linalg.inv(F).transpose(-2, -1)
+        lnJ = torch.log(torch.linalg.det(F))[..., None, None]
+        return self.mu * (F - Finv_T) + self.lmbda * lnJ * Finv_T
+
 
 class MooneyRivlin(HyperelasticLaw):
     """Compressible Mooney–Rivlin ``ψ = c₁ (I₁ − 3 − 2 ln J) + c₂ (I₂ − 3 − 4 ln J) + λ/2 (ln J)²``
@@ -143,6 +149,16 @@ class MooneyRivlin(HyperelasticLaw):
     def _psi(self, i1, trC2, lnJ):
         i2 = (i1 ** 2 - trC2) / 2
         return (self.c1 * (i1 - 3 - 2 * lnJ) + self.c2 * (i2 - 3 - 4 * lnJ) + self.lmbda / 2 * lnJ ** 2)
+
+    def stress_torch(self, F, create_graph=False):
+        # P = 2c₁ F + 2c₂ (I₁ F − F C) − (2c₁ + 4c₂ − λ ln J) F⁻ᵀ; in 2D I₁ counts C₃₃ = 1
+        d = F.shape[-1]
+        C = F.transpose(-2, -1) @ F
+        i1 = C.diagonal(dim1=-2, dim2=-1).sum(-1)[..., None, None] + (3 - d)
+        Finv_T = torch.linalg.inv(F).transpose(-2, -1)
+        lnJ = torch.log(torch.linalg.det(F))[..., None, None]
+        return (2 * self.c1 * F + 2 * self.c2 * (i1 * F - F @ C)
+                - (2 * self.c1 + 4 * self.c2 - self.lmbda * lnJ) * Finv_T)
 
 
 class UserHyperelastic(HyperelasticLaw):
