@@ -164,8 +164,15 @@ class StretchEquiNO(StretchSurrogate):
                              f"{sorted(set(self.phase.tolist()) - set(self.materials))}")
         return torch.cat(idx), blocks
 
-    def constitutive_loss(self, x, reduce: str = "sample"):
-        """``Σ_q w |r|²/μ_phase`` over ``Σ_q w |P_law(Ū)|²/μ_phase`` per sample (or summed over the batch)."""
+    def constitutive_loss(self, x, reduce: str = "sample", norm: str = "compliance"):
+        """Constitutive mismatch ``r = P_law(Ū + Σ a ∇φ) − Σ b ψ`` at the points, relative to the homogeneous
+        stretch's ``P_law(Ū)`` in the same norm, per sample (``"sample"``) or summed over the batch.
+
+        ``norm="compliance"`` weighs each phase's ``r`` by its initial compliance: the deviatoric and skew
+        parts by ``1/(2μ)``, the trace by ``1/(d² K)`` with ``K = λ + 2μ/d``, so a nearly incompressible
+        phase's pressure mismatch counts as the small volume error it is; ``"shear"`` is ``|r|²/μ``."""
+        if norm not in ("compliance", "shear"):
+            raise ValueError(f"norm: expected 'compliance' or 'shear', got {norm!r}")
         order, blocks = self._phase_blocks()
         a, b = self.coefficients(x)
         U = stretch_from_components(x)
@@ -173,11 +180,20 @@ class StretchEquiNO(StretchSurrogate):
         r = torch.cat([m.stress_torch(F[:, sl], create_graph=True) for m, sl in blocks], dim=1) \
             - torch.einsum("bk,kqij->bqij", b, self.stress_modes[:, order])
         w = self.weights[order]
+        d = self.d
+
+        def energy(m, t):
+            if norm == "shear":
+                return t.pow(2).sum((-2, -1)) / m.mu0
+            tr = t.diagonal(dim1=-2, dim2=-1).sum(-1)
+            dev = t - tr[..., None, None] / d * torch.eye(d, dtype=t.dtype, device=t.device)
+            return dev.pow(2).sum((-2, -1)) / (2 * m.mu0) + tr.pow(2) / (d * d * (m.lmbda0 + 2 * m.mu0 / d))
+
         num = den = 0.0
         for m, sl in blocks:
-            num = num + (r[:, sl].pow(2).sum((-2, -1)) * w[sl]).sum(-1) / m.mu0
+            num = num + (energy(m, r[:, sl]) * w[sl]).sum(-1)
             with torch.no_grad():
-                den = den + w[sl].sum() * m.stress_torch(U).pow(2).sum((-2, -1)) / m.mu0
+                den = den + w[sl].sum() * energy(m, m.stress_torch(U))
         if reduce == "batch":
             return num.sum() / den.sum().clamp_min(1e-30)
         return num / den.clamp_min(1e-30)
