@@ -192,3 +192,13 @@ def test_closed_form_stress_is_the_energy_gradient(law, d):
     F[1] = F[1] @ F[1]
     P = super(type(law), law).stress_torch(F)      # autodiff of the torch energy
     assert torch.allclose(law.stress_torch(F), P, rtol=1e-13, atol=1e-13)
+
+
+def test_large_rotation_is_solved_directly(rve2):
+    """F̄ = Q Ū with Q a 143° rotation: the continuation follows the rotation (a straight path in F̄ passes
+    through singular F̄), and P̄ = Q P̄(Ū)."""
+    th = 2.5
+    Q = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    U = np.array([[1.1, 0.08], [0.08, 0.93]])
+    a, b = rve2.solve(U, tangent=False), rve2.solve(Q @ U, tangent=False)
+    assert np.abs(b.stress - Q @ a.stress).max() < 1e-9 * np.abs(a.stress).max()

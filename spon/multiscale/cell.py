@@ -57,6 +57,19 @@ def check_deformation_gradient(F, d: int, name: str = "F", batched: bool = False
     return A
 
 
+def _polar_path(F0, F1):
+    """``t ↦ R(t) U(t)`` from ``F0`` to ``F1``: the rotation along the geodesic ``R0 exp(t log(R0ᵀR1))`` and
+    the stretch linearly. A straight line ``F0 + t (F1 − F0)`` between two rotated states passes through
+    compressed, even singular, ``F``; this path keeps every stretch between the two ends'."""
+    from scipy.linalg import expm, logm, polar
+
+    R0, U0 = polar(F0)
+    R1, U1 = polar(F1)
+    W = logm(R0.T @ R1).real
+    W = 0.5 * (W - W.T)
+    return lambda t: R0 @ expm(t * W) @ (U0 + t * (U1 - U0))
+
+
 @dataclass
 class CellSolution:
     """One solved cell problem."""
@@ -179,10 +192,11 @@ class FiniteStrainRVEProblem:
             F0, w0 = np.asarray(initial[0], float), np.asarray(initial[1], float)
         self.u.dat.data[:] = w0
         its, pieces, s, ds = 0, 0, 0.0, 1.0
+        path = _polar_path(F0, F)
         while s < 1.0:
             t = min(1.0, s + ds)
             before = self.u.dat.data_ro.copy()
-            ok = self._newton(F0 + t * (F - F0))
+            ok = self._newton(path(t))
             its += self.solver.snes.getIterationNumber()
             if ok:
                 s, pieces = t, pieces + 1

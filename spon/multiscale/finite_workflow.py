@@ -53,7 +53,12 @@ def rotated_snapshots(rve, F, progress=True):
 
 def finite_strain_data(rve, n_train=100, n_val=20, n_test=50, box=0.2, stretch_min=0.85, small_fraction=0.25,
                        seed=0, progress=True) -> FiniteStrainData:
+    """Training and validation snapshots at admissible stretches, and held-out rotated stretches.
+    For a small-strain cell (``rve.kinematics == "small"``) the samples are strains and the test set is not
+    rotated (a rotation is not small)."""
     t0 = time.perf_counter()
+    if rve.kinematics == "small":
+        stretch_min = 0.0
     quad = StretchQuadrature(rve)
     d = rve.d
     train = collect_stretch_snapshots(rve, quad, sample_stretches(n_train, box, stretch_min, d, seed=seed,
@@ -63,7 +68,7 @@ def finite_strain_data(rve, n_train=100, n_val=20, n_test=50, box=0.2, stretch_m
     from .stretch import stretch_from_components    # the test set: solved at the rotated F directly
     Ut = stretch_from_components(torch.as_tensor(sample_stretches(n_test, box, stretch_min, d,
                                                                   seed=seed + 1000))).numpy()
-    F = random_rotations(n_test, d, seed=seed + 1000) @ Ut
+    F = Ut if rve.kinematics == "small" else random_rotations(n_test, d, seed=seed + 1000) @ Ut
     P, A = rotated_snapshots(rve, F, progress)
     return FiniteStrainData(rve, quad, train, val, F, P, A, box, stretch_min, time.perf_counter() - t0)
 
@@ -115,7 +120,8 @@ def train_equino_validated(data, materials, *, adam=1000, lbfgs=1000, n_modes=16
     from .fit import fit_equino
     t0 = time.perf_counter()
     m = StretchEquiNO.from_snapshots(data.train, data.quad, materials, box=data.box, stretch_min=data.stretch_min,
-                                     n_u=n_modes, n_sigma=n_modes, width=width, depth=depth, seed=seed)
+                                     n_u=n_modes, n_sigma=n_modes, width=width, depth=depth, seed=seed,
+                                     kinematics=data.rve.kinematics)
     m.constitutive_loss = functools.partial(StretchEquiNO.constitutive_loss, m, norm=norm)
     hist = fit_equino(m, steps=adam, batch=64, seed=seed, progress=progress)
     best = (_val_error(m, data.val), copy.deepcopy(m.state_dict()), "adam")
@@ -137,7 +143,8 @@ def train_mlp_validated(data, *, adam=1000, lbfgs=1000, width=64, depth=3, seed=
     """The P̄-MLP on the training snapshots' ``P̄`` labels, same rounds and checkpoint rule as EquiNO."""
     t0 = time.perf_counter()
     torch.manual_seed(seed)
-    m = StretchMLP(data.rve.d, data.box, width=width, depth=depth, stretch_min=data.stretch_min)
+    m = StretchMLP(data.rve.d, data.box, width=width, depth=depth, stretch_min=data.stretch_min,
+                   kinematics=data.rve.kinematics)
     fit_stretch_mlp(m, data.train.x, data.train.P, steps=adam, seed=seed, progress=progress)
     best = (_val_error(m, data.val), copy.deepcopy(m.state_dict()), "adam")
     trace = [{"phase": "adam", "steps": adam, "val": best[0]}]
@@ -159,5 +166,6 @@ def least_squares_models(data, stress_mean_modes, stress_modes):
     b = np.einsum("sqij,q,kqij->sk", S.P_q, data.quad.weights, stress_modes)
     wts = 1 / np.linalg.norm(S.P, axis=(1, 2)) ** 2
     return {f"least_squares_deg{k}": StretchLeastSquares(data.rve.d, data.box, stress_mean_modes, k,
-                                                         stretch_min=data.stretch_min).fit(S.x, b, wts)
+                                                         stretch_min=data.stretch_min,
+                                                         kinematics=data.rve.kinematics).fit(S.x, b, wts)
             for k in (1, 2)}

@@ -23,7 +23,7 @@ import math
 
 import torch
 
-__all__ = ["HyperelasticLaw", "NeoHookean", "MooneyRivlin", "UserHyperelastic", "embed3"]
+__all__ = ["HyperelasticLaw", "NeoHookean", "MooneyRivlin", "UserHyperelastic", "SmallStrainMatrix", "embed3"]
 
 
 def _positive(name, value, allow_zero=False):
@@ -176,6 +176,40 @@ class UserHyperelastic(HyperelasticLaw):
 
     def _psi(self, i1, trC2, lnJ):
         return self.psi(i1, trC2, lnJ)
+
+
+class SmallStrainMatrix(HyperelasticLaw):
+    """EquiNO's nonlinear matrix at small strain in any dimension, ``σ = K tr ε I + dev ε · a / (b + |dev ε|)``
+    (``dev`` with ``tr/3``: plane strain in 2D), from its potential
+    ``ψ₀ = K/2 (tr ε)² + a (n − b ln(1 + n/b))``, ``n = |dev ε|``. Small strain only
+    (``kinematics="small"``); defaults ``K = 4780``, ``a = 50``, ``b = 0.06`` (design.md)."""
+
+    def __init__(self, K: float = 4780.0, a: float = 50.0, b: float = 0.06):
+        self.K, self.a, self.b = _positive("K", K), _positive("a", a), _positive("b", b)
+        self.mu0 = self.a / (2 * self.b)
+        self.lmbda0 = self.K - 2 * self.mu0 / 3
+
+    def params(self):
+        return {"K": self.K, "a": self.a, "b": self.b}
+
+    def _psi(self, i1, trC2, lnJ):
+        raise NotImplementedError("SmallStrainMatrix is a small-strain law: use kinematics='small'")
+
+    def small_strain_energy(self, eps):
+        import ufl
+        tr = ufl.tr(eps)
+        dev = eps - tr / 3 * ufl.Identity(ufl.shape(eps)[0])
+        n = ufl.sqrt(ufl.inner(dev, dev) + tr ** 2 / 9 * (3 - ufl.shape(eps)[0]) + 1e-24)
+        return self.K / 2 * tr ** 2 + self.a * (n - self.b * ufl.ln(1 + n / self.b))
+
+    def small_strain_stress_torch(self, eps):
+        d = eps.shape[-1]
+        tr = eps.diagonal(dim1=-2, dim2=-1).sum(-1)[..., None, None]
+        I = torch.eye(d, dtype=eps.dtype, device=eps.device)
+        dev = eps - tr / 3 * I
+        # plane strain: the out-of-plane deviator −tr/3 counts in |dev ε| (as EquiNO's 2D law does not)
+        n = torch.sqrt((dev * dev).sum((-2, -1)) + (tr[..., 0, 0] ** 2 / 9) * (3 - d) + 1e-24)[..., None, None]
+        return self.K * tr * I + dev * (self.a / (self.b + n))
 
 
 log = _ln

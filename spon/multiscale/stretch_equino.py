@@ -15,7 +15,8 @@ All three learn ``P̄`` at symmetric stretches ``Ū`` from ``x``, the components
 * :class:`StretchLeastSquares` — least squares of the POD stress coefficients ``b`` on a polynomial
   of ``x`` (degree 1 or 2), fitted on the snapshots.
 
-The tangent ``∂P̄/∂F̄`` is autodiff of ``F̄ ↦ R̄ P̂``, one batched call.
+The tangent ``∂P̄/∂F̄`` is autodiff of ``F̄ ↦ R̄ P̂``, one batched call. With ``kinematics="small"`` the
+same models learn ``σ̄(ε̄)`` on the components of ``ε̄ = sym(F̄ − I)`` (no rotation: small strain).
 """
 from __future__ import annotations
 
@@ -34,10 +35,15 @@ __all__ = ["StretchSurrogate", "StretchEquiNO", "StretchMLP", "StretchLeastSquar
 class StretchSurrogate(nn.Module):
     """A homogenised finite-strain material trained on stretches with ``|Ū − I|`` components in ``box``."""
 
-    def __init__(self, d: int, box: float, stretch_min: float = 0.85):
+    def __init__(self, d: int, box: float, stretch_min: float = 0.85, kinematics: str = "finite"):
         super().__init__()
         if d not in (2, 3):
             raise ValueError(f"d: expected 2 or 3, got {d}")
+        if kinematics not in ("finite", "small"):
+            raise ValueError(f"kinematics: expected 'finite' or 'small', got {kinematics!r}")
+        self.kinematics = kinematics
+        if kinematics == "small":
+            stretch_min = 0.0      # x are the strain components; no stretch bound
         self.d = d
         self.n = 3 if d == 2 else 6
         self.stretch_min = float(stretch_min)
@@ -70,7 +76,7 @@ class StretchSurrogate(nn.Module):
             raise ValueError(f"{name}: det F must be positive")
         if strict:
             from .stretch import admissible
-            out = ~admissible(stretch_components(polar(F)[1]), float(self.box[0]), self.stretch_min * (1 - 1e-9))
+            out = ~admissible(self._components(F), float(self.box[0]), self.stretch_min * (1 - 1e-9))
             if out.any():
                 i = int(out.nonzero()[0])
                 raise ValueError(f"{name}: {int(out.sum())} deformation(s) lie outside the surrogate's training "
@@ -79,9 +85,16 @@ class StretchSurrogate(nn.Module):
                                  f"e.g. F = {F[i].tolist()}; refine the load steps or retrain on a larger set")
 
     def first_piola(self, F: torch.Tensor) -> torch.Tensor:
-        """``P̄(F̄) = R̄ P̂(Ū)``, ``(B, d, d)``."""
+        """``P̄(F̄) = R̄ P̂(Ū)``, ``(B, d, d)``; small strain: ``σ̄(ε̄)`` with ``ε̄ = sym(F̄ − I)``."""
+        if self.kinematics == "small":
+            return self.stretch_stress(stretch_components(0.5 * (F + F.transpose(-2, -1))))
         R, U = polar(F)
         return R @ self.stretch_stress(stretch_components(U))
+
+    def _components(self, F):
+        if self.kinematics == "small":
+            return stretch_components(0.5 * (F + F.transpose(-2, -1)))
+        return stretch_components(polar(F)[1])
 
     def stress_and_tangent(self, F: torch.Tensor, strict: bool = True):
         """``P̄`` ``(N, d, d)`` and ``∂P̄/∂F̄`` ``(N, d, d, d, d)`` in one batched call."""
@@ -97,12 +110,13 @@ class StretchSurrogate(nn.Module):
 class StretchEquiNO(StretchSurrogate):
     """EquiNO at finite strain on POD bases of FE fields; build with :meth:`from_snapshots`."""
 
-    def __init__(self, d, n_u, n_sigma, n_q, n_dof, box, materials, width=64, depth=3, branches=2, stretch_min=0.85):
-        super().__init__(d, box, stretch_min)
+    def __init__(self, d, n_u, n_sigma, n_q, n_dof, box, materials, width=64, depth=3, branches=2, stretch_min=0.85,
+                 kinematics="finite"):
+        super().__init__(d, box, stretch_min, kinematics)
         dt = torch.float64
         self.n_u, self.n_sigma, self.materials = n_u, n_sigma, dict(materials)
         self.meta = dict(kind="StretchEquiNO", d=d, n_u=n_u, n_sigma=n_sigma, n_q=n_q, n_dof=n_dof, box=box,
-                         width=width, depth=depth, branches=branches, stretch_min=stretch_min)
+                         width=width, depth=depth, branches=branches, stretch_min=stretch_min, kinematics=kinematics)
         self.register_buffer("u_modes", torch.zeros(n_u, n_dof, dtype=dt))
         self.register_buffer("grad_modes", torch.zeros(n_u, n_q, d, d, dtype=dt))
         self.register_buffer("stress_modes", torch.zeros(n_sigma, n_q, d, d, dtype=dt))
@@ -115,14 +129,15 @@ class StretchEquiNO(StretchSurrogate):
 
     @classmethod
     def from_snapshots(cls, snaps, quad, materials, *, box, stretch_min=0.85, n_u=None, n_sigma=None, tol=1e-7, width=64,
-                       depth=3, seed=0):
+                       depth=3, seed=0, kinematics="finite"):
         from .pod import pod
         w = quad.weights
         S, nq, d = snaps.grad_w.shape[0], snaps.grad_w.shape[1], snaps.grad_w.shape[-1]
         Tu, lam_u = pod(snaps.grad_w.reshape(S, nq, d * d), w, tol=tol, n_max=n_u)
         Ts, lam_s = pod(snaps.P_q.reshape(S, nq, d * d), w, tol=tol, n_max=n_sigma)
         torch.manual_seed(seed)
-        m = cls(d, len(Tu), len(Ts), nq, snaps.w.shape[1], box, materials, width, depth, stretch_min=stretch_min)
+        m = cls(d, len(Tu), len(Ts), nq, snaps.w.shape[1], box, materials, width, depth, stretch_min=stretch_min,
+                kinematics=kinematics)
         t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
         m.u_modes.copy_(t(Tu @ snaps.w))
         m.grad_modes.copy_(t(np.einsum("ks,sqij->kqij", Tu, snaps.grad_w)))
@@ -164,6 +179,13 @@ class StretchEquiNO(StretchSurrogate):
                              f"{sorted(set(self.phase.tolist()) - set(self.materials))}")
         return torch.cat(idx), blocks
 
+    def _law(self, m, F):
+        if self.kinematics == "small":
+            d = F.shape[-1]
+            return m.small_strain_stress_torch(0.5 * (F + F.transpose(-2, -1)) - torch.eye(d, dtype=F.dtype,
+                                                                                            device=F.device))
+        return m.stress_torch(F, create_graph=True)
+
     def constitutive_loss(self, x, reduce: str = "sample", norm: str = "compliance"):
         """Constitutive mismatch ``r = P_law(Ū + Σ a ∇φ) − Σ b ψ`` at the points, relative to the homogeneous
         stretch's ``P_law(Ū)`` in the same norm, per sample (``"sample"``) or summed over the batch.
@@ -177,7 +199,7 @@ class StretchEquiNO(StretchSurrogate):
         a, b = self.coefficients(x)
         U = stretch_from_components(x)
         F = U[:, None] + torch.einsum("bk,kqij->bqij", a, self.grad_modes[:, order])
-        r = torch.cat([m.stress_torch(F[:, sl], create_graph=True) for m, sl in blocks], dim=1) \
+        r = torch.cat([self._law(m, F[:, sl]) for m, sl in blocks], dim=1) \
             - torch.einsum("bk,kqij->bqij", b, self.stress_modes[:, order])
         w = self.weights[order]
         d = self.d
@@ -193,7 +215,7 @@ class StretchEquiNO(StretchSurrogate):
         for m, sl in blocks:
             num = num + (energy(m, r[:, sl]) * w[sl]).sum(-1)
             with torch.no_grad():
-                den = den + w[sl].sum() * energy(m, m.stress_torch(U))
+                den = den + w[sl].sum() * energy(m, self._law(m, U))
         if reduce == "batch":
             return num.sum() / den.sum().clamp_min(1e-30)
         return num / den.clamp_min(1e-30)
@@ -202,9 +224,10 @@ class StretchEquiNO(StretchSurrogate):
 class StretchMLP(StretchSurrogate):
     """``P̂(x) = s ⊙ (N(x/box) − N(0))``: an MLP of the stretch components fitted to ``P̄`` labels."""
 
-    def __init__(self, d, box, width=64, depth=3, stretch_min=0.85):
-        super().__init__(d, box, stretch_min)
-        self.meta = dict(kind="StretchMLP", d=d, box=box, width=width, depth=depth, stretch_min=stretch_min)
+    def __init__(self, d, box, width=64, depth=3, stretch_min=0.85, kinematics="finite"):
+        super().__init__(d, box, stretch_min, kinematics)
+        self.meta = dict(kind="StretchMLP", d=d, box=box, width=width, depth=depth, stretch_min=stretch_min,
+                         kinematics=kinematics)
         self.register_buffer("scale", torch.ones(d * d, dtype=torch.float64))
         self.net = mlp(self.n, d * d, width, depth, strain_norm=True).to(torch.float64)
 
@@ -216,8 +239,8 @@ class StretchMLP(StretchSurrogate):
 class StretchLeastSquares(StretchSurrogate):
     """Least squares of the POD stress coefficients on the monomials of ``x`` up to ``degree``."""
 
-    def __init__(self, d, box, stress_mean_modes, degree: int = 2, stretch_min=0.85):
-        super().__init__(d, box, stretch_min)
+    def __init__(self, d, box, stress_mean_modes, degree: int = 2, stretch_min=0.85, kinematics="finite"):
+        super().__init__(d, box, stretch_min, kinematics)
         if degree not in (1, 2):
             raise ValueError(f"degree: expected 1 or 2, got {degree}")
         self.degree = degree
@@ -225,7 +248,8 @@ class StretchLeastSquares(StretchSurrogate):
         self.register_buffer("coef", torch.zeros(self._features(torch.zeros(1, self.n,
                                                                              dtype=torch.float64)).shape[1],
                                                  len(stress_mean_modes), dtype=torch.float64))
-        self.meta = dict(kind="StretchLeastSquares", d=d, box=box, degree=degree, stretch_min=stretch_min)
+        self.meta = dict(kind="StretchLeastSquares", d=d, box=box, degree=degree, stretch_min=stretch_min,
+                         kinematics=kinematics)
 
     def _features(self, x):
         z = x / self.box
