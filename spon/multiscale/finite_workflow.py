@@ -112,7 +112,7 @@ def _val_error(model, snaps):
 
 
 def train_equino_validated(data, materials, *, adam=1000, lbfgs=1000, n_modes=16, width=64, depth=3, seed=0,
-                           collocation=256, norm="compliance", progress=True):
+                           collocation=256, batch=64, norm="compliance", progress=True):
     """EquiNO on the training snapshots' POD, trained on the constitutive loss only; the checkpoint with
     the lowest validation error among the end of Adam and every L-BFGS round is returned."""
     import functools
@@ -123,7 +123,7 @@ def train_equino_validated(data, materials, *, adam=1000, lbfgs=1000, n_modes=16
                                      n_u=n_modes, n_sigma=n_modes, width=width, depth=depth, seed=seed,
                                      kinematics=data.rve.kinematics)
     m.constitutive_loss = functools.partial(StretchEquiNO.constitutive_loss, m, norm=norm)
-    hist = fit_equino(m, steps=adam, batch=64, seed=seed, progress=progress)
+    hist = fit_equino(m, steps=adam, batch=batch, seed=seed, progress=progress)
     best = (_val_error(m, data.val), copy.deepcopy(m.state_dict()), "adam")
     trace = [{"phase": "adam", "steps": adam, "val": best[0]}]
     for r in range((lbfgs + 199) // 200):
