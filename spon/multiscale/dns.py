@@ -27,7 +27,7 @@ from .macro import LoadPath, LoadStep, check_boundary_ids
 from .materials import Material
 from .voigt import voigt_stress
 
-__all__ = ["DNSProblem"]
+__all__ = ["DNSProblem", "FiniteStrainDNSProblem"]
 
 
 class DNSProblem(LoadPath):
@@ -58,8 +58,9 @@ class DNSProblem(LoadPath):
             raise TypeError("materials: expected a dict {cell region id: Material}")
         regions = set(int(i) for i in mesh.topology_dm.getLabelIdIS("Cell Sets").indices)
         for k, m in materials.items():
-            if not isinstance(m, Material):
-                raise TypeError(f"materials[{k}]: expected a spon.multiscale.Material, got {type(m).__name__}")
+            if not isinstance(m, self._law_type()):
+                raise TypeError(f"materials[{k}]: expected a spon.multiscale.{self._law_type().__name__}, got "
+                                f"{type(m).__name__}")
             if k not in regions:
                 raise ValueError(f"materials: region id {k} is not a cell region of the mesh "
                                  f"(regions: {sorted(regions)})")
@@ -70,9 +71,8 @@ class DNSProblem(LoadPath):
         self.V = fd.VectorFunctionSpace(mesh, "CG", degree)
         self.u = fd.Function(self.V, name="displacement")
         v = fd.TestFunction(self.V)
-        eps = ufl.sym(ufl.grad(self.u))
-        self._sigma = {k: m.stress(eps) for k, m in self.materials.items()}
-        self.F = sum(ufl.inner(s, ufl.sym(ufl.grad(v))) * fd.dx(k, domain=mesh, degree=self.qdeg)
+        self._sigma = self._stresses(self.u)
+        self.F = sum(ufl.inner(s, self._test_gradient(v)) * fd.dx(k, domain=mesh, degree=self.qdeg)
                      for k, s in self._sigma.items())
         from ..fem.solve import lu_parameters
         self._load, self._inc = fd.Constant(0.0), fd.Constant(0.0)
@@ -95,6 +95,20 @@ class DNSProblem(LoadPath):
         self.displacement = 0.0
         self.history: list[LoadStep] = []
         self._path_desc = f"DNS load steps ({self.V.dim()} DOFs)"
+
+    @staticmethod
+    def _law_type():
+        return Material
+
+    def _stresses(self, u):
+        import ufl
+        eps = ufl.sym(ufl.grad(u))
+        return {k: m.stress(eps) for k, m in self.materials.items()}
+
+    @staticmethod
+    def _test_gradient(v):
+        import ufl
+        return ufl.sym(ufl.grad(v))
 
     def step(self, displacement: float) -> LoadStep:
         """Newton at the prescribed edge displacement, from the tangent predictor (as :class:`MacroProblem`)."""
@@ -126,3 +140,24 @@ class DNSProblem(LoadPath):
                   for k, sig in self._sigma.items())
         fd.solve(fd.inner(s, t) * dx == rhs, out)
         return out
+
+
+class FiniteStrainDNSProblem(DNSProblem):
+    """The DNS at finite strain: total Lagrangian, each region's :class:`~spon.multiscale.HyperelasticLaw`,
+    ``∫ P(I + ∇u) : ∇v = 0``; loading, Newton and the reaction as :class:`DNSProblem`.
+    :meth:`stress_output` gives ``(P_xx, P_yy, P_xy)``."""
+
+    @staticmethod
+    def _law_type():
+        from .hyperelastic import HyperelasticLaw
+        return HyperelasticLaw
+
+    def _stresses(self, u):
+        import ufl
+        F = ufl.variable(ufl.Identity(2) + ufl.grad(u))
+        return {k: ufl.diff(m.energy(F), F) for k, m in self.materials.items()}
+
+    @staticmethod
+    def _test_gradient(v):
+        import ufl
+        return ufl.grad(v)
