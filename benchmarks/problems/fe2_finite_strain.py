@@ -104,8 +104,9 @@ def main(argv=None):
     p.add_argument("--modes", type=int, default=16, help="POD modes of the fluctuation and of the stress")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--macro-h", type=float, default=12.0, help="gmsh size of Cook's membrane")
-    p.add_argument("--load-path", default="2,4,6,8,10", help="edge displacements (mm); at 12 mm the composite's
-                   "stretches leave the training set (a principal stretch < 0.85) near the clamped corner")
+    p.add_argument("--load-path", default="2,4,6,8,10",
+                   help="edge displacements (mm); at 12 mm the composite's stretches leave the training set "
+                        "(a principal stretch < 0.85) near the clamped corner")
     p.add_argument("--out", type=Path, default=HERE / "results" / "fe2_finite_strain.json")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
