@@ -19,6 +19,8 @@ SMALL = {
                         "--mlp-steps", "300", "--mlp-lbfgs", "50", "--mlp-folds", "2"],
     "fe2_cook": ["--rve-h", "0.1", "--macro-h", "24", "--steps", "2", "--displacement", "1.0", "--adam", "300",
                  "--lbfgs", "50"],
+    "fe2_finite_strain": ["--rve-h", "0.2", "--macro-h", "24", "--displacement", "6", "--steps", "2",
+                          "--n-train", "20", "--adam", "200", "--lbfgs", "40"],
     "hyperelasticity": ["--h", "8.0", "--refinements", "1", "--n-train", "60", "--n-test", "10", "--epochs", "8"],
     "navier_stokes_dfg": ["--h", "0.08", "0.04", "--shedding-steps", "250"],
     # how-to guides

@@ -99,3 +99,13 @@ def test_navier_stokes_dfg_demo_matches_the_published_drag(tmp_path):
     assert g["cd_err"] < 5e-3                  # measured 0.37 % on this 5k-DOF mesh
     for name in ("dfg_2d1.png", "dfg_2d1.pvd", "dfg_2d2_forces.png"):
         assert (tmp_path / name).is_file()
+
+
+def test_fe2_finite_strain_demo_runs(tmp_path):
+    g = run_demo("fe2_finite_strain", "--rve-h", "0.2", "--macro-h", "24", "--displacement", "6", "--steps", "2",
+                 "--n-train", "20", "--adam", "200", "--lbfgs", "40", "--out", tmp_path)
+    assert g["frame"] < 1e-12                       # objective by construction
+    assert max(g["rel"]) < 0.1                      # a small run; the benchmark's is the measured one
+    assert g["speedup"] > 10
+    for name in ("fe2_finite_strain.png", "cook_finite_strain.pvd", "fe2_finite_strain.json"):
+        assert (tmp_path / name).is_file(), name
