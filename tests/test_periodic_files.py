@@ -91,3 +91,38 @@ def test_bad_tables(tmp_path):
     (tmp_path / "e.csv").write_text("1,1,2,3,1,2,1\n")
     with pytest.raises(ValueError, match="5 nodes per element"):
         read_tables(tmp_path / "n.csv", tmp_path / "e.csv")
+
+
+def test_abaqus_plane_strain_cell_is_read_and_made_periodic(tmp_path):
+    """A hand-written Abaqus file: CPE4 elements (which meshio refuses), phases from *SOLID SECTION sets."""
+    n = 4
+    lines = ["*HEADING", "laminate cell", "*NODE"]
+    for j in range(n + 1):
+        for i in range(n + 1):
+            lines.append(f"{j * (n + 1) + i + 1}, {i / n - 0.5}, {j / n - 0.5}")
+    lines.append("*ELEMENT, TYPE=CPE4")
+    for j in range(n):
+        for i in range(n):
+            a = j * (n + 1) + i + 1
+            lines.append(f"{j * n + i + 1}, {a}, {a + 1}, {a + n + 2}, {a + n + 1}")
+    soft = [j * n + i + 1 for j in range(n) for i in range(n) if i >= n // 2]
+    lines += ["*ELSET, ELSET=MATRIX", ", ".join(map(str, soft)),
+              "*ELSET, ELSET=FIBRE, GENERATE"] + [f"{j * n + 1}, {j * n + n // 2}, 1" for j in range(n)]
+    lines += ["*SOLID SECTION, ELSET=MATRIX, MATERIAL=SOFT", "*SOLID SECTION, ELSET=FIBRE, MATERIAL=STIFF"]
+    (tmp_path / "cell.inp").write_text("\n".join(lines) + "\n")
+    mesh = read_mesh(tmp_path / "cell.inp", periodic=True)
+    assert is_periodic(mesh) and mesh.ufl_cell().cellname == "quadrilateral"
+    rve = FiniteStrainRVEProblem(mesh, {1: SOFT, 2: STIFF}, degree=1)
+    F = np.array([[1.1, 0.05], [0.0, 0.95]])
+    P, _ = finite_strain_laminate(SOFT, STIFF, 0.5, F)
+    assert np.abs(rve.solve(F, tangent=False).stress - P).max() < 1e-10 * np.abs(P).max()
+
+
+def test_3d_file_that_is_not_periodic_is_refused(tmp_path):
+    m = meshio.read(rve3d_msh("particle", h=0.3))
+    X = m.points.copy()
+    i = int(np.flatnonzero((np.abs(X[:, 0] - 1) < 1e-9) & (X[:, 1] > 0.2) & (X[:, 1] < 0.8))[0])
+    X[i, 1] += 1e-3
+    meshio.write(tmp_path / "bad.vtu", meshio.Mesh(X, m.cells, cell_data=m.cell_data))
+    with pytest.raises(ValueError, match="bad.vtu is not a periodic RVE: node"):
+        read_mesh(tmp_path / "bad.vtu", periodic=True)

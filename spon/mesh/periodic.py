@@ -34,7 +34,7 @@ import numpy as np
 from ..atomic import atomic_path
 from .gmsh_io import cache_dir
 
-__all__ = ["match_periodic_nodes", "periodic_msh", "read_tables", "LINEAR_CORNERS"]
+__all__ = ["match_periodic_nodes", "periodic_msh", "read_tables", "read_abaqus", "LINEAR_CORNERS"]
 
 #: cell type → (linear type, number of corner nodes); corners come first in meshio/gmsh/Abaqus order
 LINEAR_CORNERS = {"quad8": ("quad", 4), "quad9": ("quad", 4), "triangle6": ("triangle", 3),
@@ -137,6 +137,81 @@ def read_tables(nodes, elements, *, dim: int = 2, ids: bool = True, delimiter: s
                        cell_data={"gmsh:physical": [mat]}, point_data={"node_id": label})
 
 
+def read_abaqus(path):
+    """A meshio mesh from an Abaqus ``.inp`` (``*NODE``, ``*ELEMENT``, ``*ELSET`` with ``GENERATE``), with
+    physical ids from the element sets: the sets named by ``*SOLID SECTION, ELSET=…`` if there are any,
+    else every set, numbered 1, 2, … in file order (``mesh.field_data`` maps names to ids). Any element
+    type with 3/4/6/8 (2D) or 4/8/10/20 (3D) nodes is read by its node count (plane strain CPE4 and
+    CPE8R included, which meshio's reader refuses)."""
+    import meshio
+    nodes, elements, sets, sections = {}, {}, {}, []
+    block, current = None, None
+    for raw in Path(path).read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("**"):
+            continue
+        if line.startswith("*"):
+            words = [w.strip() for w in line[1:].split(",")]
+            key = words[0].upper()
+            opts = {w.split("=")[0].strip().upper(): w.split("=")[1].strip() for w in words[1:] if "=" in w}
+            flags = {w.strip().upper() for w in words[1:] if "=" not in w}
+            block, current = None, None
+            if key == "NODE":
+                block = "node"
+            elif key == "ELEMENT":
+                block, current = "element", opts.get("ELSET")
+                if current:
+                    sets.setdefault(current, [])
+            elif key == "ELSET":
+                block, current = ("generate" if "GENERATE" in flags else "elset"), opts["ELSET"]
+                sets.setdefault(current, [])
+            elif key == "SOLID SECTION" and "ELSET" in opts:
+                sections.append(opts["ELSET"])
+            continue
+        vals = [v for v in line.split(",") if v.strip()]
+        if block == "node":
+            nodes[int(vals[0])] = [float(v) for v in vals[1:]]
+        elif block == "element":
+            elements[int(vals[0])] = [int(v) for v in vals[1:]]
+            if current:
+                sets[current].append(int(vals[0]))
+        elif block == "elset":
+            sets[current] += [int(v) for v in vals]
+        elif block == "generate":
+            a, b, *st = (int(v) for v in vals)
+            sets[current] += list(range(a, b + 1, st[0] if st else 1))
+    if not nodes or not elements:
+        raise ValueError(f"path: {path} has no *NODE or no *ELEMENT data")
+    phases = [n for n in (sections or list(sets)) if n in sets]
+    if not phases:
+        raise ValueError(f"path: {path} has no element sets (*ELSET) to tell the phases apart")
+    pid = {}
+    for k, name in enumerate(phases, start=1):
+        for e in sets[name]:
+            pid.setdefault(e, k)
+    missing = [e for e in elements if e not in pid]
+    if missing:
+        raise ValueError(f"path: {path}: element {missing[0]} is in none of the phase sets {phases}")
+    ids = sorted(nodes)
+    index = {n: i for i, n in enumerate(ids)}
+    X = np.array([nodes[n] for n in ids])
+    dim = 3 if X.shape[1] == 3 and np.ptp(X[:, 2]) > 0 else 2
+    types = {2: {3: "triangle", 4: "quad", 6: "triangle6", 8: "quad8"},
+             3: {4: "tetra", 8: "hexahedron", 10: "tetra10", 20: "hexahedron20"}}[dim]
+    blocks = {}
+    for e, conn in elements.items():
+        t = types.get(len(conn))
+        if t is None:
+            raise ValueError(f"path: {path}: element {e} has {len(conn)} nodes, not a {dim}D cell spon reads")
+        blocks.setdefault(t, []).append((e, [index[n] for n in conn]))
+    cells = [(t, np.array([c for _, c in b])) for t, b in blocks.items()]
+    phys = [np.array([pid[e] for e, _ in b]) for b in blocks.values()]
+    pts = np.c_[X[:, :2], np.zeros(len(X))] if dim == 2 else X
+    m = meshio.Mesh(pts, cells, cell_data={"gmsh:physical": phys}, point_data={"node_id": np.array(ids)})
+    m.field_data = {name: np.array([k, dim]) for k, name in enumerate(phases, start=1)}
+    return m
+
+
 def _linear(mesh, name):
     """Volume cells only, quadratic cells reduced to their corners, unused nodes dropped."""
     import meshio
@@ -186,7 +261,7 @@ def periodic_msh(source, tol: float = 1e-8) -> tuple[Path, dict]:
             raise FileNotFoundError(f"path: no mesh file at {p}")
         name = f"path: {p}"
         try:
-            raw = meshio.read(p)
+            raw = read_abaqus(p) if p.suffix.lower() == ".inp" else meshio.read(p)
         except (Exception, SystemExit) as e:
             raise ValueError(f"path: {p} is not a mesh meshio can read ({type(e).__name__}: {e})") from None
         blob = p.read_bytes()
