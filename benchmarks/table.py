@@ -278,10 +278,98 @@ def step_speed(d):
     return "\n".join(rows)
 
 
+_SURR = {"equino": "EquiNO (no stress labels)", "mlp": "P̄-MLP (P̄ labels)",
+         "least_squares_deg1": "least squares, degree 1", "least_squares_deg2": "least squares, degree 2"}
+
+
+def _pct(x, digits=2):
+    return "—" if x is None else f"{100 * x:.{digits}f} %"
+
+
+def _speed(sp):
+    return "—" if sp is None else f"{sp['mean']:,.0f}×"
+
+
+def _frame(x, small):
+    return "— (small strain)" if small or x is None else f"{x:.0e}"
+
+
+def _cell_rows(rows, comps, reaction=True, small=False):
+    out = []
+    for name, r in rows.items():
+        med = " | ".join(_pm(100 * r["components_median"][c]["mean"], 100 * r["components_median"][c]["std"], 2)
+                         for c in comps)
+        line = (f"| {_SURR.get(name, name)} | {r['seeds']} | {_pm(100 * r['P_bar_median']['mean'], 100 * r['P_bar_median']['std'], 2)} "
+                f"| {_pm(100 * r['P_bar_mean']['mean'], 100 * r['P_bar_mean']['std'], 2)} | {med} "
+                f"| {_pm(100 * r['tangent_mean']['mean'], 100 * r['tangent_mean']['std'], 1)} "
+                f"| {_frame(r['frame_indifference_error_max'], small)} |")
+        if reaction:
+            macro = r.get("macro", r)
+            rr = macro.get("reaction_rel_err")
+            sp = macro.get("speedup_per_newton_iteration")
+            line += (f" {_pct(macro.get('reaction_rel_err_max'))} | "
+                     + ("—" if rr is None else ", ".join(f"{100 * x:.2f}" for x in rr["mean"]))
+                     + f" | {_speed(sp)} |")
+        out.append(line)
+    return out
+
+
+def fe2_finite_strain(d):
+    comps = list(next(iter(d["rows"].values()))["components_median"])
+    head = ("| surrogate | seeds | P̄ error, median (%) | mean (%) | " + " | ".join(f"{c} median (%)" for c in comps)
+            + " | tangent, mean (%) | frame indifference | reaction error, worst step | per step (%) "
+            "| speed-up per Newton it. |")
+    rows = [head, "|" + "---|" * (head.count("|") - 1)]
+    rows += _cell_rows(d["rows"], comps)
+    m = d["macro"]
+    rows.append(f"| reference FE² ({d['rve']['micro_dofs']:,} micro DOFs × {m['quadrature_points']} points) | | | | "
+                + " | " * len(comps) + f" | {d['cell_problem_frame_indifference_error']:.0e} | reactions "
+                + ", ".join(f"{x:.0f}" for x in m["reference_reaction"])
+                + f" | Newton {m['reference_newton_iterations']} | {m['reference_material_seconds_per_newton_iteration']:.1f} s/it. |")
+    return "\n".join(rows)
+
+
+def fe2_3d(d):
+    out = []
+    for key, title in (("cell_finite_strain", "finite strain"), ("cell_small_strain", "small strain")):
+        if key not in d:
+            continue
+        c = d[key]
+        comps = list(next(iter(c["rows"].values()))["components_median"])
+        comps = [x for x in comps if x in ("P_xx", "P_yy", "P_zz", "P_xy", "P_yz", "P_xz")]   # σ̄ or P̄
+        head = (f"| {title}, {c['micro_dofs']:,} micro DOFs | seeds | error, median (%) | mean (%) | "
+                + " | ".join(f"{x} median (%)" for x in comps) + " | tangent, mean (%) | frame indifference |")
+        out += [head, "|" + "---|" * (head.count("|") - 1)] + _cell_rows(c["rows"], comps, reaction=False,
+                                                                         small=key == "cell_small_strain") + [""]
+    if "fe2_bar" in d:
+        b = d["fe2_bar"]
+        out.append(f"| 3D FE², bent bar ({b['macro']['quadrature_points']} points × {b['rve']['micro_dofs']:,} micro "
+                   "DOFs) | seeds | P̄ error on the cell, mean (%) | reaction error, worst step | speed-up per Newton it. |")
+        out.append("|---|---|---|---|---|")
+        for name, r in b["rows"].items():
+            mac = r.get("macro", {})
+            sp = mac.get("speedup_per_newton_iteration")
+            out.append(f"| {_SURR.get(name, name)} | {r['seeds']} | {_pm(100 * r['P_bar_mean']['mean'], 100 * r['P_bar_mean']['std'], 2)} "
+                       f"| {_pct(mac.get('reaction_rel_err_max'))} | {_speed(sp)} |")
+        ref = b["reference"]
+        for n, r in sorted(ref.items()):
+            out.append(f"| reference FE², {n} rank(s) | | | {r['seconds']:.0f} s, Newton {r['newton_iterations']} | |")
+    return "\n".join(out)
+
+
+def dns_finite_strain(d):
+    rows = ["| N | DNS DOFs | DNS s | reference FE² gap |", "|---:|---:|---:|---:|"]
+    for n, r in d["dns"].items():
+        rows.append(f"| {n} | {r['dofs']:,} | {r['seconds']:.0f} | {100 * r['fe2_rel_err_final']:.2f} % |")
+    return "\n".join(rows)
+
+
 def main():
     for name, fn in (("darcy", darcy), ("fe2", fe2), ("datagen", datagen), ("dns", dns),
                      ("spon_paper", spon_paper), ("equino_small_strain", equino_small_strain),
-                     ("scaling", scaling), ("accuracy", accuracy), ("step_speed", step_speed)):
+                     ("scaling", scaling), ("accuracy", accuracy), ("step_speed", step_speed),
+                     ("fe2_finite_strain", fe2_finite_strain), ("fe2_3d", fe2_3d),
+                     ("dns_finite_strain", dns_finite_strain)):
         path = RESULTS / f"{name}.json"
         if path.exists():
             print(f"### {name}\n\n{fn(json.loads(path.read_text()))}\n")
