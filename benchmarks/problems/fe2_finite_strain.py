@@ -91,6 +91,25 @@ def figures(out_dir, mesh, ref_mp, path, ref, rows):
     plt.close(fig)
 
 
+def reference_cost_at_scale(h, n=5, seed=0):
+    """Seconds of one warm-started finite-strain cell solve with its tangent (what reference FE² does per point
+    and Newton iteration) on the RVE of size ``h``: each of ``n`` stretches is solved once from rest, then
+    timed from the state at ``I + 0.98 (F - I)`` (a Newton update's distance)."""
+    from spon.multiscale.stretch import sample_stretches, stretch_from_components
+    rve = FiniteStrainRVEProblem(rve_mesh("fibre", h=h), PHASES)
+    U = stretch_from_components(torch.as_tensor(sample_stretches(n, 0.2, 0.85, 2, seed=seed))).numpy()
+    times, its = [], []
+    for F in U:
+        F0 = np.eye(2) + 0.98 * (F - np.eye(2))
+        s0 = rve.solve(F0, tangent=False)
+        t0 = time.perf_counter()
+        s = rve.solve(F, initial=(F0, s0.raw))
+        times.append(time.perf_counter() - t0)
+        its.append(s.iterations)
+    return {"rve_h": h, "micro_dofs": rve.dofs, "seconds_per_point_solve": float(np.mean(times)),
+            "seconds_per_point_solve_all": times, "newton_iterations": its}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rve-h", type=float, default=0.1)
@@ -108,8 +127,31 @@ def main(argv=None):
                    help="edge displacements (mm); at 12 mm the composite's stretches leave the training set "
                         "(a principal stretch < 0.85) near the clamped corner")
     p.add_argument("--out", type=Path, default=HERE / "results" / "fe2_finite_strain.json")
+    p.add_argument("--parts", default="all", help="all, or scale: add to --out the reference's per-iteration "
+                                                  "cost at EquiNO's scale (--scale-rve-h) beside the surrogates'")
+    p.add_argument("--scale-rve-h", type=float, default=0.022, help="the RVE of the at-scale cost (~20k DOFs)")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
+    if a.parts == "scale":
+        import json
+        out = json.loads(a.out.read_text())
+        cost = reference_cost_at_scale(a.scale_rve_h)
+        per_update = cost["seconds_per_point_solve"] * out["macro"]["quadrature_points"]
+        cost["reference_seconds_per_newton_iteration"] = per_update
+        cost["basis"] = ("reference FE² per macro Newton iteration = quadrature points x measured seconds of one "
+                         "warm-started cell solve with tangent on this RVE (the reference loops over the points "
+                         "serially); surrogate: its measured seconds per material update in this file's macro runs")
+        cost["speedup_per_newton_iteration"] = {}
+        for name, r in out["rows"].items():
+            ref_it = out["macro"]["reference_material_seconds_per_newton_iteration"]
+            sp = [per_update / run.get("surrogate_seconds_per_update", ref_it / run["speedup_per_newton_iteration"])
+                  for run in r["runs"] if "speedup_per_newton_iteration" in run]
+            if sp:
+                cost["speedup_per_newton_iteration"][name] = summary(sp)
+        out["at_equino_scale"] = cost
+        atomic_write_json(a.out, out, indent=1)
+        print(json.dumps(cost, indent=1))
+        return out
     t_all = time.perf_counter()
     rve = FiniteStrainRVEProblem(rve_mesh("fibre", h=a.rve_h), PHASES)
     data = finite_strain_data(rve, a.n_train, a.n_val, a.n_test, a.box, a.stretch_min)
@@ -138,7 +180,7 @@ def main(argv=None):
                 rel = [abs(r - r0) / abs(r0) for r, r0 in zip(rec["reaction"], ref["reaction"])]
                 per_iter = rec["material_seconds"] / rec["material_updates"]
                 macro = {"reaction": rec["reaction"], "reaction_rel_err": rel,
-                         "newton_iterations": rec["newton_iterations"],
+                         "newton_iterations": rec["newton_iterations"], "surrogate_seconds_per_update": per_iter,
                          "speedup_per_newton_iteration": per_iter_ref / per_iter,
                          "speedup_whole_solve": ref["seconds"] / rec["seconds"]}
             except (RuntimeError, ValueError) as e:       # a surrogate whose macro Newton fails is reported so
