@@ -33,8 +33,8 @@ from spon.atomic import atomic_write_json  # noqa: E402
 from spon.mesh import rve3d_mesh  # noqa: E402
 from spon.multiscale import FiniteStrainRVEProblem, MooneyRivlin, NeoHookean  # noqa: E402
 from spon.multiscale.finite_workflow import (finite_strain_data, frame_indifference_error,  # noqa: E402
-                                             least_squares_models, stress_errors, train_equino_validated,
-                                             train_mlp_validated)
+                                             least_squares_models, mean_std, stress_errors, summarise_errors,
+                                             train_equino_validated, train_mlp_validated)
 from spon.multiscale.hyperelastic import SmallStrainMatrix  # noqa: E402
 
 HERE = Path(__file__).resolve().parents[1]   # benchmarks/
@@ -94,11 +94,6 @@ def reference(a, n):
         return rec
 
 
-def summary(v):
-    v = np.asarray(v, dtype=float)
-    return {"mean": v.mean(0).tolist(), "std": (v.std(0, ddof=1) if len(v) > 1 else 0 * v.mean(0)).tolist()}
-
-
 def cell_table(rve, materials, a, box, seeds, progress=True):
     """Snapshots, the three surrogates, held-out errors and frame indifference on one cell."""
     data = finite_strain_data(rve, a.n_train, a.n_val, a.n_test, box=box, stretch_min=a.stretch_min,
@@ -121,17 +116,7 @@ def cell_table(rve, materials, a, box, seeds, progress=True):
                                               if rve.kinematics == "finite" else None)})
             models.setdefault(name, []).append(m)
             print(rve.kinematics, name, seed, rows[name][-1]["held_out"]["P_bar"], flush=True)
-    table = {name: {"seeds": len(rs),
-                    "P_bar_mean": summary([r["held_out"]["P_bar"]["mean"] for r in rs]),
-                    "P_bar_median": summary([r["held_out"]["P_bar"]["median"] for r in rs]),
-                    "components_median": {c: summary([r["held_out"]["components"][c]["median"] for r in rs])
-                                          for c in rs[0]["held_out"]["components"]},
-                    "components_mean": {c: summary([r["held_out"]["components"][c]["mean"] for r in rs])
-                                        for c in rs[0]["held_out"]["components"]},
-                    "tangent_mean": summary([r["held_out"]["tangent"]["mean"] for r in rs]),
-                    "frame_indifference_error_max": (None if rve.kinematics == "small" else
-                                                     float(max(r["frame_indifference_error"] for r in rs))),
-                    "runs": rs} for name, rs in rows.items()}
+    table = {name: {**summarise_errors(rs), "runs": rs} for name, rs in rows.items()}
     info = {"micro_dofs": rve.dofs, "quadrature_points": len(data.quad.weights), "kinematics": rve.kinematics,
             "box": box, "stretch_min": data.stretch_min, "n_train": a.n_train, "n_val": a.n_val,
             "n_test": a.n_test, "snapshot_seconds": data.seconds,
@@ -215,10 +200,10 @@ def main(argv=None):
                 recs.append({"failed": str(e)[:300]})
         ok = [r for r in recs if "reaction_rel_err" in r]
         table[name]["macro"] = {"runs": recs, "failures": len(recs) - len(ok),
-                                "reaction_rel_err": summary([r["reaction_rel_err"] for r in ok]) if ok else None,
+                                "reaction_rel_err": mean_std([r["reaction_rel_err"] for r in ok]) if ok else None,
                                 "reaction_rel_err_max": float(max(max(r["reaction_rel_err"]) for r in ok))
                                 if ok else None,
-                                "speedup_per_newton_iteration": summary([r["speedup_per_newton_iteration"]
+                                "speedup_per_newton_iteration": mean_std([r["speedup_per_newton_iteration"]
                                                                          for r in ok]) if ok else None}
     out["fe2_bar"] = {"macro": {"mesh": "BoxMesh(4, 1, 1) on [0,4]x[0,1]x[0,1], P1", "clamped": "x = 0",
                                 "loaded": "x = 4, u_z prescribed", "load_path": path,

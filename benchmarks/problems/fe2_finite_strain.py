@@ -33,8 +33,8 @@ from spon.atomic import atomic_write_json  # noqa: E402
 from spon.mesh import gmsh_mesh, rve_mesh  # noqa: E402
 from spon.multiscale import FiniteStrainRVEProblem, MooneyRivlin, NeoHookean  # noqa: E402
 from spon.multiscale.finite_workflow import (finite_strain_data, frame_indifference_error,  # noqa: E402
-                                             least_squares_models, stress_errors, train_equino_validated,
-                                             train_mlp_validated)
+                                             least_squares_models, mean_std, stress_errors, summarise_errors,
+                                             train_equino_validated, train_mlp_validated)
 from spon.multiscale.total_lagrangian import (FiniteStrainFE2Material, FiniteStrainMacroProblem,  # noqa: E402
                                               StretchSurrogateMaterial)
 
@@ -54,11 +54,6 @@ def run_macro(mesh, material, path, progress=False):
     return mp, {"seconds": secs, "material_seconds": st["material_seconds"], "material_updates": updates,
                 "newton_iterations": [len(s.residuals) for s in mp.history],
                 "reaction": [s.reaction for s in mp.history], "stretch_max": mp.stretch_max, "stats": st}
-
-
-def summary(values):
-    v = np.asarray(values, dtype=float)
-    return {"mean": v.mean(0).tolist(), "std": (v.std(0, ddof=1) if len(v) > 1 else 0 * v.mean(0)).tolist()}
 
 
 def figures(out_dir, mesh, ref_mp, path, ref, rows):
@@ -147,7 +142,7 @@ def main(argv=None):
             sp = [per_update / run.get("surrogate_seconds_per_update", ref_it / run["speedup_per_newton_iteration"])
                   for run in r["runs"] if "speedup_per_newton_iteration" in run]
             if sp:
-                cost["speedup_per_newton_iteration"][name] = summary(sp)
+                cost["speedup_per_newton_iteration"][name] = mean_std(sp)
         out["at_equino_scale"] = cost
         atomic_write_json(a.out, out, indent=1)
         print(json.dumps(cost, indent=1))
@@ -196,18 +191,10 @@ def main(argv=None):
     for name, rs in runs.items():
         ok = [r for r in rs if "reaction_rel_err" in r]
         rows[name] = {
-            "seeds": len(rs),
-            "P_bar_mean": summary([r["held_out"]["P_bar"]["mean"] for r in rs]),
-            "P_bar_median": summary([r["held_out"]["P_bar"]["median"] for r in rs]),
-            "components_median": {c: summary([r["held_out"]["components"][c]["median"] for r in rs])
-                                  for c in rs[0]["held_out"]["components"]},
-            "components_mean": {c: summary([r["held_out"]["components"][c]["mean"] for r in rs])
-                                for c in rs[0]["held_out"]["components"]},
-            "tangent_mean": summary([r["held_out"]["tangent"]["mean"] for r in rs]),
-            "frame_indifference_error_max": float(max(r["frame_indifference_error"] for r in rs)),
-            "reaction_rel_err": summary([r["reaction_rel_err"] for r in ok]) if ok else None,
+            **summarise_errors(rs),
+            "reaction_rel_err": mean_std([r["reaction_rel_err"] for r in ok]) if ok else None,
             "reaction_rel_err_max": float(max(max(r["reaction_rel_err"]) for r in ok)) if ok else None,
-            "speedup_per_newton_iteration": summary([r["speedup_per_newton_iteration"] for r in ok]) if ok else None,
+            "speedup_per_newton_iteration": mean_std([r["speedup_per_newton_iteration"] for r in ok]) if ok else None,
             "macro_failures": len(rs) - len(ok),
             "reaction_seed0": ok[0]["reaction"] if ok else [np.nan] * len(path),
             "runs": rs}

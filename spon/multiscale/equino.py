@@ -30,7 +30,7 @@ from torch import nn
 from .materials import material_spec, materials_from_spec
 from .pod import pod
 from .voigt import VOIGT_WEIGHTS
-from .surrogate import Surrogate, forward_with_jacobian, mlp
+from .surrogate import Surrogate, forward_with_jacobian, mlp, phase_blocks
 
 __all__ = ["EquiNO"]
 
@@ -188,21 +188,7 @@ class EquiNO(Surrogate):
         return E[:, None, :] + torch.einsum("bk,kqc->bqc", a, self.eps_modes)
 
     def _phase_blocks(self):
-        """The quadrature points grouped by phase: ``(order, [(material, slice), ...])``, so each
-        material's law runs on one contiguous slice of ``x[:, order]`` (no gathers and scatters)."""
-        if not self.materials:
-            raise RuntimeError("materials: EquiNO's loss needs the phase materials {id: Material}")
-        idx, blocks, start = [], [], 0
-        for pid, mat in self.materials.items():
-            i = (self.phase == pid).nonzero().squeeze(1)
-            idx.append(i)
-            blocks.append((mat, slice(start, start + len(i))))
-            start += len(i)
-        if start != len(self.phase):
-            missing = sorted(set(self.phase.tolist()) - set(self.materials))
-            raise ValueError(f"materials: no law for the quadrature points of phase(s) {missing}; "
-                             f"got laws for {sorted(self.materials)}")
-        return torch.cat(idx), blocks
+        return phase_blocks(self.phase, self.materials)
 
     def _per_phase(self, eps, law):
         """``law(material, strains)`` on each phase's quadrature points, back in quadrature order."""

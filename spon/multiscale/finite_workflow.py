@@ -16,9 +16,30 @@ import torch
 from .stretch import StretchQuadrature, collect_stretch_snapshots, sample_stretches
 from .stretch_equino import StretchEquiNO, StretchLeastSquares, StretchMLP, fit_stretch_mlp
 
-__all__ = ["random_rotations", "rotated_snapshots", "stress_errors", "frame_indifference_error",
+__all__ = ["mean_std", "summarise_errors", "random_rotations", "rotated_snapshots", "stress_errors", "frame_indifference_error",
            "train_equino_validated", "train_mlp_validated", "least_squares_models", "FiniteStrainData",
            "finite_strain_data"]
+
+
+def mean_std(values) -> dict:
+    """``{"mean", "std"}`` over the first axis (seeds); std 0 for one value."""
+    v = np.asarray(values, dtype=float)
+    return {"mean": v.mean(0).tolist(), "std": (v.std(0, ddof=1) if len(v) > 1 else 0 * v.mean(0)).tolist()}
+
+
+def summarise_errors(runs) -> dict:
+    """Mean and std over seeds of the held-out errors of :func:`stress_errors` (``run["held_out"]``) and the
+    worst frame-indifference error (``None`` where it was not measured)."""
+    comps = runs[0]["held_out"]["components"]
+    frames = [r["frame_indifference_error"] for r in runs if r.get("frame_indifference_error") is not None]
+    return {"seeds": len(runs),
+            "P_bar_mean": mean_std([r["held_out"]["P_bar"]["mean"] for r in runs]),
+            "P_bar_median": mean_std([r["held_out"]["P_bar"]["median"] for r in runs]),
+            "components_median": {c: mean_std([r["held_out"]["components"][c]["median"] for r in runs])
+                                  for c in comps},
+            "components_mean": {c: mean_std([r["held_out"]["components"][c]["mean"] for r in runs]) for c in comps},
+            "tangent_mean": mean_std([r["held_out"]["tangent"]["mean"] for r in runs]),
+            "frame_indifference_error_max": float(max(frames)) if frames else None}
 
 
 def random_rotations(n: int, d: int, seed: int = 0) -> np.ndarray:

@@ -24,6 +24,25 @@ def _shrink(E, fraction, g):
     return E
 
 
+def full_batch_lbfgs(params, loss_fn, steps: int, hist: list, desc: str, progress: bool = True):
+    """``steps`` iterations of strong-Wolfe L-BFGS on a full-batch ``loss_fn``, appending each loss to ``hist``."""
+    from tqdm.auto import tqdm
+    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)
+    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=steps, max_eval=steps, history_size=50, tolerance_grad=1e-12,
+                            tolerance_change=1e-16, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        hist.append(loss.item())
+        bar.update(1)
+        return loss
+
+    opt.step(closure)
+    bar.close()
+
+
 def fit_equino(model, steps: int = 3000, batch: int = 64, lr: float = 3e-3, seed: int = 0,
                lbfgs_steps: int = 0, collocation: int = 512, reduce: str = "sample", small_fraction: float = 0.25,
                progress: bool = True, callback=None) -> list:
@@ -100,7 +119,7 @@ def fit_stress_mlp(model: StressMLP, strains, stresses, tangents=None, steps: in
     ``|σ̄ − σ̄*|² / |σ̄*|²`` (plus ``tangent_weight`` times the same for C̄),
     averaged, so small strains are fitted to the same relative accuracy as large ones.
     """
-    from tqdm.auto import tqdm, trange
+    from tqdm.auto import trange
     torch.manual_seed(seed)
     E = torch.as_tensor(strains, dtype=torch.float64)
     S = torch.as_tensor(stresses, dtype=torch.float64)
@@ -131,21 +150,7 @@ def fit_stress_mlp(model: StressMLP, strains, stresses, tangents=None, steps: in
         sched.step()
         hist.append(loss.item())
     if lbfgs_steps:
-        bar = tqdm(total=lbfgs_steps, desc="σ̄ MLP (L-BFGS)", disable=not progress, leave=False)
-        opt = torch.optim.LBFGS(model.net.parameters(), lr=1.0, max_iter=lbfgs_steps, max_eval=lbfgs_steps,
-                                history_size=50, tolerance_grad=1e-12, tolerance_change=1e-16,
-                                line_search_fn="strong_wolfe")
-
-        def closure():
-            opt.zero_grad()
-            loss = loss_fn()
-            loss.backward()
-            hist.append(loss.item())
-            bar.update(1)
-            return loss
-
-        opt.step(closure)
-        bar.close()
+        full_batch_lbfgs(model.net.parameters(), loss_fn, lbfgs_steps, hist, "σ̄ MLP (L-BFGS)", progress)
     if not all(map(math.isfinite, hist[-1:])):
         raise FloatingPointError(f"σ̄ MLP loss became {hist[-1]}")
     return hist

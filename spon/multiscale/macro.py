@@ -81,14 +81,11 @@ class SurrogateMaterial(QuadratureMaterial):
         return {"material_calls": self.calls, "material_seconds": self.seconds}
 
 
-class FE2Material(QuadratureMaterial):
-    """Reference FE²: one :class:`~spon.multiscale.RVEProblem` solve per point.
-
-    With ``ensemble`` (a :class:`firedrake.Ensemble`), each member solves a
-    contiguous share of the points on its own communicator and the results are
-    gathered over ``ensemble.ensemble_comm``; the RVE must live on ``ensemble.comm``.
-    Converged fluctuations of the last load step warm-start the next solves.
-    """
+class CellSolves:
+    """Reference FE²'s loop, shared by the small- and finite-strain materials: one cell problem per point,
+    warm-started from the point's last converged state, a contiguous share of the points per
+    ``firedrake.Ensemble`` member, gathered over ``ensemble.ensemble_comm``. Subclasses say how a batch is
+    checked (``_check``), what the outputs' shapes are (``_shapes``) and how one point is solved (``_solve``)."""
 
     def __init__(self, rve, ensemble=None, warm_start: bool = True, progress: bool = False):
         self.rve, self.ensemble, self.warm = rve, ensemble, warm_start
@@ -103,25 +100,27 @@ class FE2Material(QuadratureMaterial):
         from ..ensemble import member_range
         return member_range(n, self.ensemble.ensemble_comm.size, self.ensemble.ensemble_comm.rank)
 
-    def evaluate(self, strain):
+    def evaluate(self, x):
         from tqdm.auto import tqdm
         t0 = time.perf_counter()
-        E = check_strain(strain, "strain", batched=True)
-        lo, hi = self._share(len(E))
-        s, C = np.zeros((len(E), 3)), np.zeros((len(E), 3, 3))
+        x = self._check(x)
+        lo, hi = self._share(len(x))
+        outs = [np.zeros(shape) for shape in self._shapes(len(x))]
         for q in tqdm(range(lo, hi), desc="micro solves", disable=not self.progress, leave=False):
-            sol = self.rve.solve(E[q], initial=self.state.get(q) if self.warm else None)
-            s[q], C[q] = sol.stress, sol.tangent
-            self.trial[q] = sol.raw
+            sol = self._solve(x[q], self.state.get(q) if self.warm else None)
+            outs[0][q], outs[1][q] = sol.stress, sol.tangent
+            self.trial[q] = self._state(x[q], sol)
             self.solves += 1
             self.micro_iterations += sol.iterations
         if self.ensemble is not None:
             from mpi4py import MPI
-            comm = self.ensemble.ensemble_comm
-            comm.Allreduce(MPI.IN_PLACE, s, op=MPI.SUM)
-            comm.Allreduce(MPI.IN_PLACE, C, op=MPI.SUM)
+            for o in outs:
+                self.ensemble.ensemble_comm.Allreduce(MPI.IN_PLACE, o, op=MPI.SUM)
         self.seconds += time.perf_counter() - t0
-        return s, C
+        return tuple(outs)
+
+    def _solve(self, x, state):
+        return self.rve.solve(x, initial=state)
 
     def commit(self):
         self.state.update(self.trial)
@@ -129,6 +128,25 @@ class FE2Material(QuadratureMaterial):
     def stats(self):
         return {"micro_solves": self.solves, "micro_newton_iterations": self.micro_iterations,
                 "material_seconds": self.seconds}
+
+
+class FE2Material(CellSolves, QuadratureMaterial):
+    """Reference FE²: one :class:`~spon.multiscale.RVEProblem` solve per point.
+
+    With ``ensemble`` (a :class:`firedrake.Ensemble`), each member solves a
+    contiguous share of the points on its own communicator and the results are
+    gathered over ``ensemble.ensemble_comm``; the RVE must live on ``ensemble.comm``.
+    Converged fluctuations of the last load step warm-start the next solves.
+    """
+
+    def _check(self, strain):
+        return check_strain(strain, "strain", batched=True)
+
+    def _shapes(self, n):
+        return (n, 3), (n, 3, 3)
+
+    def _state(self, x, sol):
+        return sol.raw
 
 
 def check_boundary_ids(mesh, **ids):

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .stretch import polar, stretch_components, stretch_from_components
-from .surrogate import mlp
+from .surrogate import mlp, phase_blocks
 
 __all__ = ["StretchSurrogate", "StretchEquiNO", "StretchMLP", "StretchLeastSquares", "fit_stretch_mlp"]
 
@@ -168,16 +168,7 @@ class StretchEquiNO(StretchSurrogate):
         return self.coefficients(x)[0] @ self.u_modes
 
     def _phase_blocks(self):
-        idx, blocks, start = [], [], 0
-        for pid, mat in self.materials.items():
-            i = (self.phase == pid).nonzero().squeeze(1)
-            idx.append(i)
-            blocks.append((mat, slice(start, start + len(i))))
-            start += len(i)
-        if start != len(self.phase):
-            raise ValueError(f"materials: no law for the points of phase(s) "
-                             f"{sorted(set(self.phase.tolist()) - set(self.materials))}")
-        return torch.cat(idx), blocks
+        return phase_blocks(self.phase, self.materials)
 
     def _law(self, m, F):
         if self.kinematics == "small":
@@ -278,9 +269,9 @@ class StretchLeastSquares(StretchSurrogate):
 def fit_stretch_mlp(model: StretchMLP, x, P, steps=3000, lbfgs_steps=0, lr=3e-3, seed=0, progress=True):
     """Full-batch fit of ``P̂(x)`` to snapshot ``P̄`` (relative per-sample errors, as EquiNO's loss is
     per sample): Adam with a cosine schedule, then L-BFGS."""
-    from tqdm.auto import tqdm, trange
+    from tqdm.auto import trange
 
-    from .fit import _cosine
+    from .fit import _cosine, full_batch_lbfgs
     torch.manual_seed(seed)
     X = torch.as_tensor(x, dtype=torch.float64)
     Y = torch.as_tensor(P, dtype=torch.float64).reshape(len(X), -1)
@@ -301,20 +292,7 @@ def fit_stretch_mlp(model: StretchMLP, x, P, steps=3000, lbfgs_steps=0, lr=3e-3,
         sched.step()
         hist.append(loss.item())
     if lbfgs_steps:
-        bar = tqdm(total=lbfgs_steps, desc="P̄ MLP (L-BFGS)", disable=not progress, leave=False)
-        opt = torch.optim.LBFGS(model.net.parameters(), lr=1.0, max_iter=lbfgs_steps, max_eval=lbfgs_steps,
-                                history_size=50, tolerance_grad=1e-12, tolerance_change=1e-16,
-                                line_search_fn="strong_wolfe")
-
-        def closure():
-            opt.zero_grad()
-            loss = loss_fn()
-            loss.backward()
-            hist.append(loss.item())
-            bar.update(1)
-            return loss
-        opt.step(closure)
-        bar.close()
+        full_batch_lbfgs(model.net.parameters(), loss_fn, lbfgs_steps, hist, "P̄ MLP (L-BFGS)", progress)
     if not math.isfinite(hist[-1]):
         raise FloatingPointError(f"P̄ MLP loss became {hist[-1]}")
     return hist

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["Surrogate", "StrainNorm", "mlp", "forward_with_jacobian"]
+__all__ = ["Surrogate", "StrainNorm", "mlp", "forward_with_jacobian", "phase_blocks"]
 
 
 class StrainNorm(nn.Module):
@@ -36,6 +36,24 @@ def mlp(n_in, n_out, width, depth, strain_norm: bool = False):
         d = width
     layers.append(nn.Linear(d, n_out))
     return nn.Sequential(*layers)
+
+
+def phase_blocks(phase: torch.Tensor, materials: dict):
+    """The quadrature points grouped by phase: ``(order, [(material, slice), ...])``, so each material's law
+    runs on one contiguous slice of ``x[:, order]`` (no gathers and scatters)."""
+    if not materials:
+        raise RuntimeError("materials: the constitutive loss needs the phase materials {id: law}")
+    idx, blocks, start = [], [], 0
+    for pid, mat in materials.items():
+        i = (phase == pid).nonzero().squeeze(1)
+        idx.append(i)
+        blocks.append((mat, slice(start, start + len(i))))
+        start += len(i)
+    if start != len(phase):
+        missing = sorted(set(phase.tolist()) - set(materials))
+        raise ValueError(f"materials: no law for the quadrature points of phase(s) {missing}; "
+                         f"got laws for {sorted(materials)}")
+    return torch.cat(idx), blocks
 
 
 def forward_with_jacobian(net: nn.Sequential, x: torch.Tensor):

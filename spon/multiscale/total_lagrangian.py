@@ -34,7 +34,7 @@ import torch
 
 from .cell import check_deformation_gradient
 from .hyperelastic import HyperelasticLaw, NeoHookean  # noqa: F401  (NeoHookean: the docstring example)
-from .macro import LoadPath, LoadStep, check_boundary_ids
+from .macro import CellSolves, LoadPath, LoadStep, check_boundary_ids
 
 __all__ = ["FiniteStrainMaterial", "HyperelasticLawMaterial", "FiniteStrainFE2Material",
            "StretchSurrogateMaterial", "FiniteStrainMacroProblem"]
@@ -91,46 +91,19 @@ class StretchSurrogateMaterial(FiniteStrainMaterial):
         return {"material_calls": self.calls, "material_seconds": self.seconds}
 
 
-class FiniteStrainFE2Material(FiniteStrainMaterial):
-    """Reference FE² at finite strain: one cell problem per point, warm-started from the point's
-    last converged state; with ``ensemble`` each member solves a contiguous share of the points."""
+class FiniteStrainFE2Material(CellSolves, FiniteStrainMaterial):
+    """Reference FE² at finite strain: one cell problem per point, warm-started from the point's last
+    converged state (continuation from there); with ``ensemble`` each member solves a contiguous share."""
 
-    def __init__(self, rve, ensemble=None, warm_start: bool = True, progress: bool = False):
-        self.rve, self.ensemble, self.warm, self.progress = rve, ensemble, warm_start, progress
-        self.state, self.trial = {}, {}
-        self.solves = self.micro_iterations = 0
-        self.seconds = 0.0
+    def _check(self, F):
+        return check_deformation_gradient(F, self.rve.d, "F", batched=True)
 
-    def evaluate(self, F):
-        from tqdm.auto import tqdm
-        t0 = time.perf_counter()
+    def _shapes(self, n):
         d = self.rve.d
-        F = check_deformation_gradient(F, d, "F", batched=True)
-        lo, hi = 0, len(F)
-        if self.ensemble is not None:
-            from ..ensemble import member_range
-            lo, hi = member_range(len(F), self.ensemble.ensemble_comm.size, self.ensemble.ensemble_comm.rank)
-        P, A = np.zeros((len(F), d, d)), np.zeros((len(F), d, d, d, d))
-        for q in tqdm(range(lo, hi), desc="micro solves", disable=not self.progress, leave=False):
-            sol = self.rve.solve(F[q], initial=self.state.get(q) if self.warm else None)
-            P[q], A[q] = sol.stress, sol.tangent
-            self.trial[q] = (F[q].copy(), sol.raw)
-            self.solves += 1
-            self.micro_iterations += sol.iterations
-        if self.ensemble is not None:
-            from mpi4py import MPI
-            comm = self.ensemble.ensemble_comm
-            comm.Allreduce(MPI.IN_PLACE, P, op=MPI.SUM)
-            comm.Allreduce(MPI.IN_PLACE, A, op=MPI.SUM)
-        self.seconds += time.perf_counter() - t0
-        return P, A
+        return (n, d, d), (n, d, d, d, d)
 
-    def commit(self):
-        self.state.update(self.trial)
-
-    def stats(self):
-        return {"micro_solves": self.solves, "micro_newton_iterations": self.micro_iterations,
-                "material_seconds": self.seconds}
+    def _state(self, F, sol):
+        return (F.copy(), sol.raw)
 
 
 class FiniteStrainMacroProblem(LoadPath):
