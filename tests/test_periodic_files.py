@@ -61,7 +61,8 @@ def test_quad8_tables_are_read_reduced_and_periodic(tmp_path):
     nodes, elements = _tables(tmp_path)
     m = read_tables(nodes, elements)
     assert m.cells[0].type == "quad8"
-    path, report = periodic_msh((nodes, elements))
+    with pytest.warns(UserWarning, match=r"quadratic cells \(quad8\) reduced to their corners"):
+        path, report = periodic_msh((nodes, elements))
     assert report["reduced"] == ["quad8"] and report["pairs"] == 9
     mesh = fd.Mesh(str(path))
     assert is_periodic(mesh) and mesh.ufl_cell().cellname == "quadrilateral"
@@ -70,7 +71,8 @@ def test_quad8_tables_are_read_reduced_and_periodic(tmp_path):
 
 def test_finite_strain_laminate_on_the_table_mesh(tmp_path):
     """The hand-written quadrilateral laminate reproduces the rank-one-connected answer to round-off."""
-    mesh = fd.Mesh(str(periodic_msh(_tables(tmp_path))[0]))
+    with pytest.warns(UserWarning, match="corners"):
+        mesh = fd.Mesh(str(periodic_msh(_tables(tmp_path))[0]))
     rve = FiniteStrainRVEProblem(mesh, {1: SOFT, 2: STIFF}, degree=1)
     F = np.array([[1.2, 0.1], [-0.05, 0.9]])
     P, _ = finite_strain_laminate(SOFT, STIFF, 0.5, F)
@@ -79,7 +81,8 @@ def test_finite_strain_laminate_on_the_table_mesh(tmp_path):
 
 def test_unmatched_node_is_named(tmp_path):
     # node 15 of the table (its own id) lost its partner: node 17 moved off y = -0.25
-    with pytest.raises(ValueError, match=r"is not a periodic RVE: node 15 at \[-0\.5, -0\.25\] .* no partner at \[0\.5, -0\.25\]"):
+    unmatched = r"is not a periodic RVE: node 15 at \[-0\.5, -0\.25\] .* no partner at \[0\.5, -0\.25\]"
+    with pytest.warns(UserWarning, match="corners"), pytest.raises(ValueError, match=unmatched):
         periodic_msh(_tables(tmp_path, perturb=True))
 
 

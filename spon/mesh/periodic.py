@@ -266,6 +266,10 @@ def periodic_msh(source, tol: float = 1e-8) -> tuple[Path, dict]:
             raise ValueError(f"path: {p} is not a mesh meshio can read ({type(e).__name__}: {e})") from None
         blob = p.read_bytes()
     m, reduced, label = _linear(raw, name)
+    if reduced:
+        import warnings
+        warnings.warn(f"{name}: quadratic cells ({', '.join(reduced)}) reduced to their corners; the mid-side "
+                      "nodes are dropped (exact for straight-sided cells)", stacklevel=2)
     pairs = match_periodic_nodes(m, tol, name, label)
     key = hashlib.sha256(blob + repr(tol).encode()).hexdigest()[:16]
     out = cache_dir() / f"periodic-{key}.msh"
