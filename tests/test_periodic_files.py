@@ -80,7 +80,7 @@ def test_finite_strain_laminate_on_the_table_mesh(tmp_path):
 
 
 def test_unmatched_node_is_named(tmp_path):
-    # node 15 of the table (its own id) lost its partner: node 17 moved off y = -0.25
+    # node 15 of the table (its own id) lost its partner: node 23, on x = 0.5, moved off y = -0.25
     unmatched = r"is not a periodic RVE: node 15 at \[-0\.5, -0\.25\] .* no partner at \[0\.5, -0\.25\]"
     with pytest.warns(UserWarning, match="corners"), pytest.raises(ValueError, match=unmatched):
         periodic_msh(_tables(tmp_path, perturb=True))
