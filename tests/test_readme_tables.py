@@ -7,7 +7,8 @@ import pytest
 from benchmarks import table
 
 ROOT = Path(__file__).resolve().parents[1]
-README_TABLES = ("darcy", "spon_paper", "equino_small_strain", "dns", "scaling", "accuracy", "step_speed")
+README_TABLES = ("darcy", "spon_paper", "equino_small_strain", "dns", "scaling", "accuracy", "step_speed",
+                 "fe2_finite_strain", "fe2_3d", "dns_finite_strain")
 
 
 def _rows(text):
