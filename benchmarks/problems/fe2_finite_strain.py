@@ -17,6 +17,7 @@ Writes ``benchmarks/results/fe2_finite_strain.json`` and figures next to it.
     python -m benchmarks run fe2_finite_strain          # about 40 min on 2 cores (h = 0.1, 3 seeds)
 """
 import argparse
+import json
 import os
 import platform
 import sys
@@ -128,7 +129,6 @@ def main(argv=None):
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     if a.parts == "scale":
-        import json
         out = json.loads(a.out.read_text())
         cost = reference_cost_at_scale(a.scale_rve_h)
         per_update = cost["seconds_per_point_solve"] * out["macro"]["quadrature_points"]
@@ -141,7 +141,6 @@ def main(argv=None):
         # side by side with the cell solves above, on the macro problem's number of points
         from spon.multiscale.stretch import sample_stretches, stretch_from_components
         from spon.multiscale.stretch_equino import StretchEquiNO, StretchMLP
-        from spon.multiscale.total_lagrangian import StretchSurrogateMaterial
         nq = out["macro"]["quadrature_points"]
         F = stretch_from_components(torch.as_tensor(sample_stretches(nq, a.box, a.stretch_min, 2, seed=5))).numpy()
         shapes = {"equino": StretchEquiNO(2, a.modes, a.modes, 1, 1, a.box, {}),
