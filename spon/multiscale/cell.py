@@ -8,7 +8,7 @@ fluctuation ``w`` with ``u = (F̄ − I) X + w`` such that
 by Newton's method, and return the averaged first Piola–Kirchhoff stress
 ``P̄ = ⟨P⟩`` and the consistent tangent ``Ā = ∂P̄/∂F̄``. The tangent comes from the
 ``d²`` linearised cell problems ``J δw_kl = −∫ (A : E_kl) : ∇v`` at the converged
-state (one factorisation), and since ``A`` is major-symmetric,
+state (one factorisation), and since ``A`` is major-symmetric::
 
     Ā_ijkl = ⟨A_ijkl⟩ + (1/|Y|) ∫ E_ij : A : ∇δw_kl = ⟨A_ijkl⟩ − b_ij · δw_kl / |Y|,
 
