@@ -43,6 +43,27 @@ def full_batch_lbfgs(params, loss_fn, steps: int, hist: list, desc: str, progres
     bar.close()
 
 
+def fit_full_batch(net, loss_fn, steps: int, lbfgs_steps: int, lr: float, name: str, progress: bool = True) -> list:
+    """Adam with a cosine schedule for ``steps``, then ``lbfgs_steps`` of full-batch L-BFGS, on ``net``'s
+    parameters and a full-batch ``loss_fn``; the loss history. Raises if the last loss is not finite."""
+    from tqdm.auto import trange
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = _cosine(opt, steps)
+    hist = []
+    for _ in trange(steps, desc=f"{name} (Adam)", disable=not progress, leave=False):
+        loss = loss_fn()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        hist.append(loss.item())
+    if lbfgs_steps:
+        full_batch_lbfgs(net.parameters(), loss_fn, lbfgs_steps, hist, f"{name} (L-BFGS)", progress)
+    if not all(map(math.isfinite, hist[-1:])):
+        raise FloatingPointError(f"{name} loss became {hist[-1]}")
+    return hist
+
+
 def fit_equino(model, steps: int = 3000, batch: int = 64, lr: float = 3e-3, seed: int = 0,
                lbfgs_steps: int = 0, collocation: int = 512, reduce: str = "sample", small_fraction: float = 0.25,
                progress: bool = True, callback=None) -> list:
@@ -119,7 +140,6 @@ def fit_stress_mlp(model: StressMLP, strains, stresses, tangents=None, steps: in
     ``|σ̄ − σ̄*|² / |σ̄*|²`` (plus ``tangent_weight`` times the same for C̄),
     averaged, so small strains are fitted to the same relative accuracy as large ones.
     """
-    from tqdm.auto import trange
     torch.manual_seed(seed)
     E = torch.as_tensor(strains, dtype=torch.float64)
     S = torch.as_tensor(stresses, dtype=torch.float64)
@@ -139,21 +159,7 @@ def fit_stress_mlp(model: StressMLP, strains, stresses, tangents=None, steps: in
         s, Ct = model.stress_and_tangent(E)
         return ((s - S).pow(2).sum(1) / s2 + tangent_weight * (Ct - C).pow(2).sum((1, 2)) / c2).mean()
 
-    opt = torch.optim.Adam(model.net.parameters(), lr=lr)
-    sched = _cosine(opt, steps)
-    hist = []
-    for _ in trange(steps, desc="σ̄ MLP (Adam)", disable=not progress, leave=False):
-        loss = loss_fn()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        hist.append(loss.item())
-    if lbfgs_steps:
-        full_batch_lbfgs(model.net.parameters(), loss_fn, lbfgs_steps, hist, "σ̄ MLP (L-BFGS)", progress)
-    if not all(map(math.isfinite, hist[-1:])):
-        raise FloatingPointError(f"σ̄ MLP loss became {hist[-1]}")
-    return hist
+    return fit_full_batch(model.net, loss_fn, steps, lbfgs_steps, lr, "σ̄ MLP", progress)
 
 
 def select_stress_mlp(strains, stresses, tangents=None, grid=({"width": 64, "depth": 3},), folds: int = 5,

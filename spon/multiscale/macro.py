@@ -26,14 +26,15 @@ from .materials import Material
 from .micro import check_strain
 from .voigt import voigt_strain_of, voigt_tangent
 
-__all__ = ["check_boundary_ids", "QuadratureMaterial", "LawMaterial", "SurrogateMaterial", "FE2Material",
+__all__ = ["check_boundary_ids", "PointMaterial", "QuadratureMaterial", "LawMaterial", "SurrogateMaterial", "FE2Material",
            "MacroProblem", "LoadStep"]
 
 
-class QuadratureMaterial:
-    """Maps strains at quadrature points ``(N, 3)`` to ``(σ̄ (N, 3), C̄ (N, 3, 3))``."""
+class PointMaterial:
+    """A response evaluated at all quadrature points at once: ``evaluate`` maps the points' kinematics to
+    ``(stress, tangent)``; ``commit`` after each converged load step; ``stats`` for reports."""
 
-    def evaluate(self, strain: np.ndarray):
+    def evaluate(self, x: np.ndarray):
         raise NotImplementedError
 
     def commit(self):
@@ -41,6 +42,10 @@ class QuadratureMaterial:
 
     def stats(self) -> dict:
         return {}
+
+
+class QuadratureMaterial(PointMaterial):
+    """Maps strains at quadrature points ``(N, 3)`` to ``(σ̄ (N, 3), C̄ (N, 3, 3))``."""
 
 
 class LawMaterial(QuadratureMaterial):

@@ -20,7 +20,6 @@ same models learn ``σ̄(ε̄)`` on the components of ``ε̄ = sym(F̄ − I)`` 
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
@@ -269,9 +268,7 @@ class StretchLeastSquares(StretchSurrogate):
 def fit_stretch_mlp(model: StretchMLP, x, P, steps=3000, lbfgs_steps=0, lr=3e-3, seed=0, progress=True):
     """Full-batch fit of ``P̂(x)`` to snapshot ``P̄`` (relative per-sample errors, as EquiNO's loss is
     per sample): Adam with a cosine schedule, then L-BFGS."""
-    from tqdm.auto import trange
-
-    from .fit import _cosine, full_batch_lbfgs
+    from .fit import fit_full_batch
     torch.manual_seed(seed)
     X = torch.as_tensor(x, dtype=torch.float64)
     Y = torch.as_tensor(P, dtype=torch.float64).reshape(len(X), -1)
@@ -281,18 +278,4 @@ def fit_stretch_mlp(model: StretchMLP, x, P, steps=3000, lbfgs_steps=0, lr=3e-3,
     def loss_fn():
         return ((model.stretch_stress(X).reshape(len(X), -1) - Y).pow(2).sum(1) / y2).mean()
 
-    opt = torch.optim.Adam(model.net.parameters(), lr=lr)
-    sched = _cosine(opt, steps)
-    hist = []
-    for _ in trange(steps, desc="P̄ MLP (Adam)", disable=not progress, leave=False):
-        loss = loss_fn()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        hist.append(loss.item())
-    if lbfgs_steps:
-        full_batch_lbfgs(model.net.parameters(), loss_fn, lbfgs_steps, hist, "P̄ MLP (L-BFGS)", progress)
-    if not math.isfinite(hist[-1]):
-        raise FloatingPointError(f"P̄ MLP loss became {hist[-1]}")
-    return hist
+    return fit_full_batch(model.net, loss_fn, steps, lbfgs_steps, lr, "P̄ MLP", progress)

@@ -34,23 +34,14 @@ import torch
 
 from .cell import check_deformation_gradient
 from .hyperelastic import HyperelasticLaw, NeoHookean  # noqa: F401  (NeoHookean: the docstring example)
-from .macro import CellSolves, LoadPath, LoadStep, check_boundary_ids
+from .macro import CellSolves, LoadPath, LoadStep, PointMaterial, check_boundary_ids
 
 __all__ = ["FiniteStrainMaterial", "HyperelasticLawMaterial", "FiniteStrainFE2Material",
            "StretchSurrogateMaterial", "FiniteStrainMacroProblem"]
 
 
-class FiniteStrainMaterial:
+class FiniteStrainMaterial(PointMaterial):
     """Maps deformation gradients ``(N, d, d)`` to ``(P (N, d, d), A (N, d, d, d, d))``."""
-
-    def evaluate(self, F: np.ndarray):
-        raise NotImplementedError
-
-    def commit(self):
-        """Called after each converged load step (state for warm starts)."""
-
-    def stats(self) -> dict:
-        return {}
 
 
 class HyperelasticLawMaterial(FiniteStrainMaterial):
