@@ -15,6 +15,7 @@ from spon.models import SPON, build_spon, load_checkpoint, save_checkpoint
 from spon.models.factory import spec_from_model
 from spon.models.kinds import DECODERS, ENCODERS, PROCESSORS
 from spon.processors import MultigridProcessor
+from spon.training import fit_least_squares
 
 MS = MeshSpec("unit_square", 0.4, 1).to_dict()
 VEC = {"family": "CG", "degree": 1, "shape": [2]}
@@ -53,6 +54,8 @@ CASES = {
     "mixed_shared_mg": (TH, TH, "coefficients",
                         {"kind": "mixed", "parts": [{"kind": "dirichlet", "value": 0.0}, {"kind": "coefficients"}]},
                         MG),
+    "l2_dirichlet_least_squares": ({"family": "CG", "degree": 2}, {"family": "CG", "degree": 1}, "l2",
+                                   {"kind": "dirichlet", "value": 0.25}, {"kind": "least_squares", "rank": 6}),
     "mixed_mlp": (VEC, TH, "coefficients",
                   {"kind": "mixed", "parts": [{"kind": "dirichlet", "value": 0.0}, {"kind": "coefficients"}]},
                   {"kind": "mlp", "width": 8}),
@@ -74,7 +77,7 @@ def test_unregistered_kinds_are_named():
             "encoder": "l2", "decoder": {"kind": "dirichlet"}, "processor": {"kind": "fourier"}}
     with pytest.raises(ValueError,
                        match=r"spec\['processor'\]\['kind'\]: expected one of \['mlp', 'graph', 'mg', 'linear_mg', "
-                             r"'coefficient_picard', 'picard'\]"):
+                             r"'coefficient_picard', 'picard', 'least_squares'\]"):
         build_spon(spec)
     with pytest.raises(ValueError, match=r"spec\['encoder'\]\['kind'\]: expected one of"):
         build_spon({**spec, "encoder": "fft", "processor": GRAPH})
@@ -133,6 +136,10 @@ def saved(tmp_path_factory):
     for name, (inp, out, enc, dec, proc) in CASES.items():
         m = build_spon({"mesh": MS, "input": inp, "output": out, "encoder": enc, "decoder": dec, "processor": proc,
                         "dtype": "float64", "seed": 3})
+        if proc["kind"] == "least_squares":      # fitted: zero weights would reload trivially
+            g = torch.Generator().manual_seed(5)
+            fit_least_squares(m, torch.randn(8, m.encoder.U.dim(), dtype=torch.float64, generator=g),
+                              torch.randn(8, m.decoder.in_dim, dtype=torch.float64, generator=g))
         models[name] = (m, dict(m.spec))
         del m.spec                      # saved as a user's own model: through spec_from_model
     models["plate_two_bcs"] = (_plate_model().double(), None)

@@ -69,6 +69,10 @@ def main(argv=None):
     p.add_argument("--pools", default="800,200", help="each domain's training pool in darcy.json's run")
     p.add_argument("--sizes", default=None, help="a data-size curve on the square instead (e.g. 50,100,200,400,800; "
                    "each size the same optimiser steps), written to data_size_curve.spon_picard")
+    p.add_argument("--fno-epochs", type=int, default=None,
+                   help="also train the FNO (its own recipe, best validation epoch) for this many epochs, and "
+                        "SPON-Picard for the same optimiser steps: rows fno_long and spon_picard_long")
+    p.add_argument("--models", default="spon_picard,fno", help="with --fno-epochs: which of the two to train")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", type=Path, default=RESULTS / "darcy.json")
     a = p.parse_args(argv)
@@ -77,6 +81,8 @@ def main(argv=None):
     seeds = [int(s) for s in a.seeds.split(",")]
     if a.sizes:
         return curve(a, out, seeds, threads)
+    if a.fno_epochs:
+        return long_runs(a, out, seeds, threads)
     for name, pool in zip(a.domains.split(","), [int(x) for x in a.pools.split(",")]):
         t0 = time.perf_counter()
         dom = Domain(name, **DOMAINS[name], n_test=a.n_test, n_val=a.n_val, n_pool=max(pool, a.n_train))
@@ -119,6 +125,69 @@ def main(argv=None):
             out.setdefault("targets", {})[f"{name}_spon_picard_over_fno"] = {
                 "ratio": ratio, "at_most": bound, "met": ratio <= bound,
                 "fno_steps": sec["fno"]["epochs"] * -(-sec["fno"]["n_train"] // 20)}
+        atomic_write_json(a.out, out)
+        print(f"wrote {a.out}", flush=True)
+    return out
+
+
+def tail(curve):
+    """The validation error's range over the last 10 % of epochs: a flat tail says converged."""
+    k = max(1, len(curve) // 10)
+    return [min(curve[-k:]), max(curve[-k:])]
+
+
+def long_runs(a, out, seeds, threads):
+    """The FNO with its own recipe for ``--fno-epochs`` epochs (batch 20) and SPON-Picard for the same
+    optimiser steps (batch 16), both keeping their best validation epoch, 3 seeds: equal steps, both run
+    until their validation curves are flat (``val_last_10pct``)."""
+    from ..baselines import fno
+
+    models = a.models.split(",")
+    for name, pool in zip(a.domains.split(","), [int(x) for x in a.pools.split(",")]):
+        dom = Domain(name, **DOMAINS[name], n_test=a.n_test, n_val=a.n_val, n_pool=max(pool, a.n_train))
+        sec = out.setdefault(name, {"domain": dom.info})
+        if sec["domain"]["dofs"] != dom.info["dofs"]:
+            raise ValueError(f"--out: its {name} section was made on another mesh")
+        Xtr, Ytr = dom.train(a.n_train)
+        err = lambda P, Y: dom.norm.relative_error(P, Y).mean().item()
+        steps = a.fno_epochs * -(-a.n_train // 20)
+        hp = sec.get("fno", {}).get("hyperparameters", fno.SETTINGS["fno"])
+        for kind in models:
+            runs = []
+            for seed in seeds:
+                t1 = time.perf_counter()
+                if kind == "fno":
+                    m = dom.make("fno", hp, seed).fit(Xtr, Ytr, a.fno_epochs, desc=f"{name} fno {seed}",
+                                                      val=(*dom.val, err))
+                    hist, epochs = m.history["val_rel"], a.fno_epochs
+                else:
+                    epochs = max(1, round(steps / -(-a.n_train // 16)))
+                    m = spon_baseline.SPONModel(spec(dom, a.steps), seed, lr=1e-3)
+                    m.fit(Xtr, Ytr, epochs, desc=f"{name} picard {seed}", val=dom.val)
+                    hist = m.history["test_rel"]
+                runs.append(dom.score(m, dom.test) | {"seed": seed, "train_seconds": time.perf_counter() - t1,
+                                                       "best_epoch": m.history["best_epoch"],
+                                                       "val_last_10pct": tail(hist), "val_curve": hist})
+                print(name, kind, {k: v for k, v in runs[-1].items() if k != "val_curve"}, flush=True)
+            mean, std = mean_std([r["rel_l2"] for r in runs])
+            batch = 20 if kind == "fno" else 16
+            sec[f"{kind}_long"] = {
+                "rel_l2_mean": mean, "rel_l2_std": std, "rel_l2": [r["rel_l2"] for r in runs], "seeds": seeds,
+                "epochs": epochs, "optimiser_steps": epochs * -(-a.n_train // batch), "n_train": a.n_train,
+                "max_boundary_error": max(r["max_boundary_error"] for r in runs),
+                "train_seconds": float(np.mean([r["train_seconds"] for r in runs])),
+                "best_epochs": [r["best_epoch"] for r in runs], "val_last_10pct": [r["val_last_10pct"] for r in runs],
+                "val_curves": [r["val_curve"] for r in runs],
+                "recipe": fno.RECIPE if kind == "fno" else RECIPE, "machine": machine(threads)}
+            if kind == "fno":
+                sec["fno_long"]["hyperparameters"] = hp
+            atomic_write_json(a.out, out)
+        if "fno_long" in sec and "spon_picard_long" in sec:
+            ratio = sec["spon_picard_long"]["rel_l2_mean"] / sec["fno_long"]["rel_l2_mean"]
+            bound = 0.7 if name == "square" else 0.5
+            out.setdefault("targets", {})[f"{name}_spon_picard_over_fno_long"] = {
+                "ratio": ratio, "at_most": bound, "met": ratio <= bound,
+                "optimiser_steps": {k: sec[f"{k}_long"]["optimiser_steps"] for k in ("fno", "spon_picard")}}
         atomic_write_json(a.out, out)
         print(f"wrote {a.out}", flush=True)
     return out

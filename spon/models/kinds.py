@@ -11,7 +11,7 @@ Examples
 >>> sorted(ENCODERS.names)
 ['coefficients', 'interpolate', 'inverse_elasticity', 'l2', 'moments']
 >>> sorted(DECODERS.names), sorted(PROCESSORS.names)
-(['coefficients', 'dirichlet', 'divergence_free', 'mixed'], ['coefficient_picard', 'graph', 'linear_mg', 'mg', 'mlp', 'picard'])
+(['coefficients', 'dirichlet', 'divergence_free', 'mixed'], ['coefficient_picard', 'graph', 'least_squares', 'linear_mg', 'mg', 'mlp', 'picard'])
 """
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ from ..fem.decoders import CoefficientDecoder, DirichletDecoder, DivergenceFreeD
 from ..fem.encoders import (CoefficientEncoder, GreenEncoder, InterpolationEncoder, L2ProjectionEncoder,
                             MomentEncoder)
 from ..fem.forms import ElasticityForm
-from ..processors import (GraphProcessor, LinearMultigridProcessor, MLPProcessor, MultigridProcessor,
+from ..processors import (GraphProcessor, LeastSquaresProcessor, LinearMultigridProcessor, MLPProcessor,
+                          MultigridProcessor,
                           CoefficientPicardProcessor, PicardProcessor, SharedNodeProcessor)
 
 __all__ = ["Kind", "Registry", "ENCODERS", "DECODERS", "PROCESSORS", "Context"]
@@ -329,5 +330,8 @@ PROCESSORS.register("coefficient_picard", CoefficientPicardProcessor, _coefficie
                     lambda p, ctx: {"kind": "coefficient_picard", **p.hparams})
 PROCESSORS.register("picard", PicardProcessor, _picard,
                     lambda p, ctx: {"kind": "picard", "mu": p.form.mu, "lmbda": p.form.lmbda, **p.hparams})
+PROCESSORS.register("least_squares", LeastSquaresProcessor,
+                    lambda entry, ctx, V, c_in, c_out, n_in: LeastSquaresProcessor(n_in, V.dim(), **entry),
+                    lambda p, ctx: {"kind": "least_squares", **p.hparams})
 # a mixed output's graph or multigrid processor runs on the shared node graph: its spec is its inner one's
 PROCESSORS.unwrap = lambda p: p.inner if isinstance(p, SharedNodeProcessor) else p
