@@ -101,6 +101,23 @@ def summary(runs, *maxima) -> dict:
             "train_seconds": float(np.mean([x["train_seconds"] for x in runs])), "params": runs[0]["params"]}
 
 
+def name_best_spon(sec: dict, candidates) -> str | None:
+    """Put the best SPON model of a section (least mean ``rel_l2`` among ``candidates``) under
+    ``spon_mg``, named in its ``model`` field; the plain multigrid V-cycle's row, which the kind
+    ``spon_mg`` trains, moves to ``spon_mg_vcycle`` (its runs too). Returns the best one's key."""
+    if "spon_mg" in sec.get("runs", {}):
+        sec["runs"]["spon_mg_vcycle"] = sec["runs"].pop("spon_mg")
+        sec["spon_mg_vcycle"] = sec.pop("spon_mg")
+    have = [k if k != "spon_mg" else "spon_mg_vcycle" for k in candidates]
+    have = [k for k in have if isinstance(sec.get(k), dict) and "rel_l2" in sec[k]]
+    if not have:
+        return None
+    best = min(have, key=lambda k: sec[k]["rel_l2"])
+    sec["spon_mg"] = {"model": best, **sec[best]}
+    sec.pop("spon_mg_best", None)
+    return best
+
+
 # what must agree for runs on the same data to share one section
 SAME_DATA = ("n_train", "n_test", "problem", "mesh", "dofs", "velocity_dofs", "ns_train", "ns_test")
 

@@ -34,7 +34,7 @@ from spon.mesh import MeshSpec
 
 from ..baselines import fno, spon as spon_baseline
 from ..baselines.least_squares import RECIPE as LS_RECIPE, LeastSquaresOperator
-from ..harness import data_path_check, generate, run_seeds, section_main, seeds_of, summary
+from ..harness import data_path_check, generate, name_best_spon, run_seeds, section_main, seeds_of, summary
 
 MODELS = ("spon_picard,spon_picard_onecycle,spon_picard_physics,spon_picard_hybrid,picard_exact,least_squares,"
           "spon_mg,spon_mg_green,"
@@ -196,12 +196,11 @@ def run(a, out):
         runs = run_seeds(kind, seeds_of(kind, a), make, fit, lambda m, xte=xte: score(m, xte))
         sec["runs"][kind], sec[kind] = runs, summary(runs, *[k for k in ("steps",) if k in runs[0]])
         out["hyperelasticity"] = sec
-    mg = {k: sec[k]["rel_l2"] for k in ("spon_mg", "spon_mg_green", "spon_mg_linear", "spon_mg_force", "spon_picard",
-                                        "spon_picard_onecycle", "spon_picard_physics", "spon_picard_hybrid")
-          if k in sec}
-    best = min(mg, key=mg.get) if mg else None
+    best = name_best_spon(sec, ("spon_mg", "spon_mg_green", "spon_mg_linear", "spon_mg_force", "spon_picard",
+                                "spon_picard_onecycle", "spon_picard_physics", "spon_picard_hybrid"))
     sec["target"] = {"spon_mg_rel_l2_at_most": 0.03, "best_spon_mg": best,
-                     "met": best is not None and mg[best] <= 0.03}
+                     "met": best is not None and sec["spon_mg"]["rel_l2"] <= 0.03
+                     and sec["spon_mg"]["max_boundary_error"] <= 1e-12}
     return sec
 
 

@@ -21,9 +21,10 @@ from spon.data.navier_stokes import CYLINDER, DFG_2D2, INFLOW, WALLS, DFGChannel
 from spon.fem import FENorm, GridTransfer
 from spon.mesh import MeshSpec
 from spon.models import build_spon, leapfrog_rollout, rollout
-from spon.training import Trainer, fit_increment_map, fit_leapfrog_map
+from spon.training import Trainer, fit_increment_map, fit_leapfrog_map, fit_least_squares
 
 from ..baselines import fno, spon as spon_baseline
+from ..baselines.least_squares import LeastSquaresOperator
 from ..harness import section_main, summary
 
 
@@ -44,6 +45,10 @@ def rollout_summary(runs):
     """:func:`summary`, with the Strouhal numbers' relative errors, from the probe and (where
     recorded) from the lift (mean ± std over the rollouts that kept oscillating), and how many stopped."""
     out = summary(runs)
+    if all("rel_l2_two_periods" in r for r in runs):
+        v = np.array([r["rel_l2_two_periods"] for r in runs])
+        out["rel_l2_two_periods"] = float(v.mean())
+        out["rel_l2_two_periods_std"] = float(v.std(ddof=1)) if len(v) > 1 else None
     for key in ("strouhal_rel_err", "strouhal_from_lift_rel_err"):
         errs = [r[key] for r in runs if r.get(key) is not None]
         if key in runs[0] or errs:
@@ -51,6 +56,14 @@ def rollout_summary(runs):
             out[f"{key}_std"] = float(np.std(errs, ddof=1)) if len(errs) > 1 else None
     errs = [r for r in runs if r["strouhal_rel_err"] is not None]
     return out | {"rollouts_that_stopped_oscillating": len(runs) - len(errs)}
+
+
+CLOSED_FORM = ("least_squares", "least_squares_leapfrog", "spon_ls_leapfrog")
+
+
+def two_period_steps(st, k, dt, U_bar, D=0.1):
+    """Rollout steps (of k·dt) in two shedding periods of Strouhal number ``st``."""
+    return int(round(2 * D / (st * U_bar) / (k * dt)))
 
 
 def add_arguments(p):
@@ -70,6 +83,12 @@ def add_arguments(p):
     p.add_argument("--ns-rollout-models", default="spon_mg,spon_mg_increment,fno",
                    help="models of navier_stokes_rollout (spon_mg_increment learns u_n+k - u_n; "
                         "spon_mg_unrolled as well, with input noise and pushforward steps)")
+    p.add_argument("--ns-offsets", default="0,20,40",
+                   help="closed-form models (least_squares, least_squares_leapfrog, spon_ls_leapfrog): training "
+                        "windows starting this many recorded steps in, one fit each (they have no seed)")
+    p.add_argument("--ns-window-curve", default=None,
+                   help="spon_ls_leapfrog trained on windows of these many states (e.g. 12,20,30,36,60): its "
+                        "two-period error against the window's length in shedding periods")
     p.add_argument("--ns-cache", type=Path, default=None,
                    help="torch file keeping the rollout's FE trajectory: reused when mesh, dt and steps agree")
 
@@ -171,8 +190,20 @@ def run(a, out):
     sec["fe_cl_from_velocity"] = lift(fe_states)       # the same formula on FE states: its own error
     sec["fe_cl_at_rollout_times"] = [CL[i] for i in eval_idx]
     st_fe_lift = frequency(t_eval, sec["fe_cl_at_rollout_times"], U_bar)[0]
+    n2 = two_period_steps(st_fe, k, dt, U_bar) if st_fe else int(steps)     # no shedding in a short record
+    sec["two_periods_rollout_steps"] = n2
     for kind in a.ns_rollout_models.split(","):
         runs = []
+        if kind in CLOSED_FORM:
+            offsets = [int(x) for x in a.ns_offsets.split(",")]
+            if max(offsets) + win + k > len(U):
+                raise ValueError(f"--ns-offsets: a window of {win} states from offset {max(offsets)} leaves no "
+                                 f"rollout in a record of {len(U)}")
+            runs = [closed_form(kind, base, U, T, o, win, k, probe, norm, bdofs, U_bar, lift, n2) for o in offsets]
+            sec["runs"][kind] = runs
+            sec[kind] = rollout_summary(runs)
+            out["navier_stokes_rollout"] = sec
+            continue
         for seed in a.seed_list:
             t1 = time.perf_counter()
             extra = {}                       # what a model records beside the common numbers
@@ -239,12 +270,18 @@ def run(a, out):
             runs.append({"seed": seed, **extra, "strouhal": st,
                          "strouhal_rel_err": rel_err(st, st_fe),
                          "rel_l2_over_time": rel.tolist(), "rel_l2": rel.mean().item(),
+                         "rel_l2_two_periods": rel[:n2].mean().item(),
                          "rel_l2_first_period": rel[:period].mean().item(), "probe_v": probe_pred.tolist(),
                          "max_boundary_error": (traj[:, bdofs] - U[eval_idx][:, bdofs]).abs().max().item(),
                          "train_seconds": secs, "params": params, **amp})
             print(kind, {k_: v for k_, v in runs[-1].items() if not isinstance(v, list)}, flush=True)
         sec["runs"][kind] = runs
         sec[kind] = rollout_summary(runs)
+        out["navier_stokes_rollout"] = sec
+    if a.ns_window_curve:
+        curve = [closed_form("spon_ls_leapfrog", base, U, T, 0, int(w), k, probe, norm, bdofs, U_bar, lift, n2,
+                             curve=True) for w in a.ns_window_curve.split(",")]
+        sec["spon_ls_leapfrog_window_curve"] = curve
         out["navier_stokes_rollout"] = sec
     sec["fe_probe_v"] = fe_probe.tolist()
     half = len(eval_idx) // 2
@@ -257,7 +294,81 @@ def run(a, out):
     best = min(ok, key=ok.get) if ok else None
     sec["target"] = {"spon_mg_strouhal_rel_err_at_most": 0.05, "best_spon_mg": best,
                      "met": best is not None and ok[best] <= 0.05}
+    if "spon_ls_leapfrog" in sec:
+        sec["target"] = two_period_target(sec)
     return sec
+
+
+def two_period_target(sec, best="spon_ls_leapfrog"):
+    """Issue 31's target: relative L2 over the first two periods <= 0.05 with the Strouhal error <= 5 %."""
+    r = sec[best]
+    return {**sec.get("target", {}), "best_spon": best, "rel_l2_two_periods_at_most": 0.05,
+            "strouhal_rel_err_at_most": 0.05, "rel_l2_two_periods": r["rel_l2_two_periods"],
+            "strouhal_rel_err": r["strouhal_rel_err_mean"],
+            "met": r["rel_l2_two_periods"] <= 0.05 and r["rollouts_that_stopped_oscillating"] == 0
+            and r["strouhal_rel_err_mean"] is not None and r["strouhal_rel_err_mean"] <= 0.05}
+
+
+def closed_form(kind, base, U, T, offset, win, k, probe, norm, bdofs, U_bar, lift, n2, curve=False):
+    """One closed-form model trained on the window ``U[offset : offset + win]`` and rolled out from
+    its last state to the record's end: the first-order least-squares map ``u_n+k = A u_n + b``
+    (``least_squares``), the least-squares leapfrog map on the second differences
+    (``least_squares_leapfrog``), or SPON with the least-squares processor in the leapfrog
+    (``spon_ls_leapfrog``: the Dirichlet decoder keeps the boundary bit for bit). ``curve``: only the
+    first two periods, no lift (a rollout from a short window may grow)."""
+    W = U[offset:offset + win]
+    starts = offset + win - 1
+    steps = (len(U) - 1 - starts) // k
+    if curve:
+        steps = min(steps, n2)
+    eval_idx = starts + k * np.arange(1, steps + 1)
+    err = lambda P, Y: norm.relative_error(P, Y).mean().item()
+    center = W.mean(0)
+    Xc, Acc = W[k:-k] - center, W[2 * k:] - 2 * W[k:-k] + W[:-2 * k]
+    t1 = time.perf_counter()
+    if kind == "least_squares":
+        op = LeastSquaresOperator(error=err).fit(W[:-k], W[k:])
+        info = {"alpha": op.alpha}
+        traj, u = [], U[starts]
+        for _ in range(steps):
+            u = op.predict(u[None])[0]
+            traj.append(u)
+        traj = torch.stack(traj)
+    elif kind == "least_squares_leapfrog":
+        op = LeastSquaresOperator(error=err).fit(Xc, Acc)
+        info = {"alpha": op.alpha}
+        traj, prev, u = [], U[starts - k], U[starts]
+        for _ in range(steps):
+            prev, u = u, 2 * u - prev + op.predict((u - center)[None])[0]
+            traj.append(u)
+        traj = torch.stack(traj)
+    else:
+        m = build_spon({**base, "dtype": "float64", "processor": {"kind": "least_squares", "rank": len(Xc)}})
+        info = fit_least_squares(m, Xc, Acc)
+        info.pop("validation")
+        traj = leapfrog_rollout(m, U[starts - k], U[starts], int(steps), center=center)
+    secs = time.perf_counter() - t1
+    rel = norm.relative_error(traj, U[eval_idx])
+    t_eval = T[eval_idx]
+    fe_probe = U[eval_idx].reshape(steps, -1, 2)[:, probe, 1].numpy()
+    probe_pred = traj.reshape(steps, -1, 2)[:, probe, 1].numpy()
+    st, st_fe = frequency(t_eval, probe_pred, U_bar)[0], frequency(t_eval, fe_probe, U_bar)[0]
+    if curve:
+        return {"window": win, "periods_in_window": float((win - 1) * (T[1] - T[0]) * st_fe * U_bar / 0.1),
+                "rel_l2_two_periods": rel[:n2].mean().item(), "strouhal_rel_err": rel_err(st, st_fe),
+                "alpha": info["alpha"], "modes": info.get("modes")}
+    cl = lift(torch.cat([U[[starts - k, starts]], traj.to(U.dtype)]))
+    fe_cl = lift(U[np.concatenate([[starts - k, starts], eval_idx])])
+    st_lift, st_fe_lift = frequency(t_eval, cl, U_bar)[0], frequency(t_eval, fe_cl, U_bar)[0]
+    r = {"seed": None, "offset": offset, **info, "strouhal": st, "strouhal_rel_err": rel_err(st, st_fe),
+         "strouhal_from_lift": st_lift, "strouhal_from_lift_rel_err": rel_err(st_lift, st_fe_lift),
+         "rel_l2_over_time": rel.tolist(), "rel_l2": rel.mean().item(), "rel_l2_two_periods": rel[:n2].mean().item(),
+         "probe_v": probe_pred.tolist(),
+         "max_boundary_error": (traj[:, bdofs] - U[eval_idx][:, bdofs]).abs().max().item(),
+         "train_seconds": secs, "params": int(sum(p.numel() for p in m.parameters())) if kind.startswith("spon")
+         else op.params}
+    print(kind, {k_: v for k_, v in r.items() if not isinstance(v, list)}, flush=True)
+    return r
 
 
 main = section_main("navier_stokes_rollout", add_arguments, run, __doc__)

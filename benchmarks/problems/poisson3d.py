@@ -16,7 +16,7 @@ from spon.mesh import MeshSpec, build_hierarchy
 
 from ..baselines import fno, spon as spon_baseline
 from ..baselines.least_squares import LeastSquaresOperator
-from ..harness import data_path_check, generate, run_seeds, section_main, seeds_of, summary
+from ..harness import data_path_check, generate, name_best_spon, run_seeds, section_main, seeds_of, summary
 
 
 def add_arguments(p):
@@ -78,9 +78,9 @@ def run(a, out):
         runs = run_seeds(kind, seeds_of(kind, a), make, fit, score)
         sec["runs"][kind], sec[kind] = runs, summary(runs)
         out["poisson3d"] = sec
-    best = min((k for k in ("spon_mg", "spon_picard") if k in sec), key=lambda k: sec[k]["rel_l2"], default=None)
+    best = name_best_spon(sec, ("spon_mg", "spon_picard"))
     sec["target"] = {"spon_mg_rel_l2_at_most": 0.03, "best_spon": best,
-                     "met": best is not None and sec[best]["rel_l2"] <= 0.03}
+                     "met": best is not None and sec["spon_mg"]["rel_l2"] <= 0.03}
     return sec
 
 
