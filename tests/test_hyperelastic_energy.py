@@ -110,6 +110,29 @@ def test_potential_energy_is_stationary_at_the_fe_solution(V):
     assert g[0, free].abs().max() < 1e-9 * g2[0].abs().max()
 
 
+def test_compliance_normalised_energy_is_minus_a_half_at_small_loads(V):
+    """With K⁻¹ of linear elasticity, Π(u_lin)/(b·K⁻¹b) = −½ for the linear solution, and the
+    neo-Hookean energy agrees as the load goes to zero: every sample's minimum sits near −½."""
+    from spon.fem.assembly import green_matrix, mixed_mass_matrix
+    from spon.fem.bcs import dirichlet_mask
+    from spon.fem.forms import ElasticityForm
+    from spon.fem.sparse import spmv
+
+    bc = fd.DirichletBC(V, 0.0, 1)
+    Kinv = green_matrix(V, ElasticityForm(MU, LMBDA), dirichlet_mask(V, [bc], "V"), source="load")
+    loss = PotentialEnergyLoss(V, neo_hookean(MU, LMBDA), compliance=Kinv)
+    f = torch.randn(3, V.dim(), dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    got = []
+    for t in (1e-2, 1e-3):
+        u = spmv(mixed_mass_matrix(V, V), t * f) @ Kinv.T          # the linear solution of each load
+        got.append(loss(u, t * f))
+    assert (got[1] + 0.5).abs().max() < 1e-3 and (got[1] + 0.5).abs().max() < 0.2 * (got[0] + 0.5).abs().max()
+    plain = PotentialEnergyLoss(V, neo_hookean(MU, LMBDA))(u, 1e-3 * f)     # ‖f‖²: the scale varies by sample
+    assert plain.std() / plain.abs().mean() > 100 * got[1].std() / got[1].abs().mean()
+    with pytest.raises(ValueError, match="compliance: expected a"):
+        PotentialEnergyLoss(V, neo_hookean(MU, LMBDA), compliance=Kinv[:-1])
+
+
 def test_bad_inputs_are_named(V):
     E = HyperelasticEnergy(V, neo_hookean(MU, LMBDA))
     with pytest.raises(ValueError, match="u: expected shape"):

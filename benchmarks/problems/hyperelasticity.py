@@ -77,6 +77,11 @@ RECIPE = {"fno": fno.RECIPE.replace("kappa", "f_x, f_y"),
                                  "weights (no labelled validation)",
           "spon_picard_hybrid": "as spon_picard_physics plus the relative L2 loss on the labelled training pairs "
                                 "in the same batches; best validation epoch",
+          "spon_picard_physics_compliance": "as spon_picard_physics with each sample's energy divided by the "
+                                            "linear elastic work b.K^-1 b of its load instead of |f|^2 "
+                                            "(PotentialEnergyLoss(compliance=K^-1)): every sample's minimum near "
+                                            "-1/2, rough and smooth forces weighted alike",
+          "spon_picard_hybrid_compliance": "as spon_picard_hybrid with the compliance-normalised energy",
           "picard_exact": "no learning: the Picard iteration with the true neo-Hookean stress (modified Newton "
                           "with the linear elastic stiffness, from the linear solve)",
           "fno3d": fno.RECIPE_3D, "least_squares": LS_RECIPE,
@@ -162,7 +167,7 @@ def run(a, out):
         sec["picard_exact"] = picard_exact(prob, Xte, Yte, norm, lame)
         kinds.remove("picard_exact")
     pool = prob.sample_inputs(a.pool, seed=10_000).reshape(a.pool, -1) if any(
-        k in kinds for k in ("spon_picard_physics", "spon_picard_hybrid")) else None
+        k.startswith(("spon_picard_physics", "spon_picard_hybrid")) for k in kinds) else None
     for kind in kinds:
         xtr, xte = (Ltr, Lte) if kind == "fno_linear" else (Xtr, Xte)     # FNO sees the linear solution too
 
@@ -197,7 +202,8 @@ def run(a, out):
         sec["runs"][kind], sec[kind] = runs, summary(runs, *[k for k in ("steps",) if k in runs[0]])
         out["hyperelasticity"] = sec
     best = name_best_spon(sec, ("spon_mg", "spon_mg_green", "spon_mg_linear", "spon_mg_force", "spon_picard",
-                                "spon_picard_onecycle", "spon_picard_physics", "spon_picard_hybrid"))
+                                "spon_picard_onecycle", "spon_picard_physics", "spon_picard_hybrid",
+                                "spon_picard_physics_compliance", "spon_picard_hybrid_compliance"))
     sec["target"] = {"spon_mg_rel_l2_at_most": 0.03, "best_spon_mg": best,
                      "met": best is not None and sec["spon_mg"]["rel_l2"] <= 0.03
                      and sec["spon_mg"]["max_boundary_error"] <= 1e-12}
@@ -222,9 +228,17 @@ def fit_picard(m, kind, Xtr, Ytr, val, pool, epochs, prob, desc):
         m.fit(Xtr, Ytr, epochs, desc=desc, val=val)
         m.steps = epochs * -(-len(Xtr) // m.batch_size)
         return m
+    compliance = None
+    if kind.endswith("_compliance"):            # normalised by each load's linear elastic work
+        from spon.fem.assembly import green_matrix
+        from spon.fem.bcs import dirichlet_mask
+        from spon.fem.forms import ElasticityForm
+        V = prob.output_space
+        compliance = green_matrix(V, ElasticityForm(prob.params["mu"], prob.params["lmbda"]),
+                                  dirichlet_mask(V, prob.bcs, "V"), source="load")
     energy = PotentialEnergyLoss(prob.output_space, neo_hookean(prob.params["mu"], prob.params["lmbda"]),
-                                 prob.input_space).to(next(m.model.parameters()).dtype)
-    hybrid = kind == "spon_picard_hybrid"
+                                 prob.input_space, compliance=compliance).to(next(m.model.parameters()).dtype)
+    hybrid = kind.startswith("spon_picard_hybrid")
     X = torch.cat([Xtr, pool]) if hybrid else pool
     Y = torch.cat([Ytr, torch.zeros(len(pool), Ytr.shape[1], dtype=Ytr.dtype)]) if hybrid else None
     lab = torch.cat([torch.ones(len(Xtr), dtype=torch.bool), torch.zeros(len(pool), dtype=torch.bool)]) \

@@ -192,7 +192,7 @@ def run(a, out):
     st_fe_lift = frequency(t_eval, sec["fe_cl_at_rollout_times"], U_bar)[0]
     n2 = two_period_steps(st_fe, k, dt, U_bar) if st_fe else int(steps)     # no shedding in a short record
     sec["two_periods_rollout_steps"] = n2
-    for kind in a.ns_rollout_models.split(","):
+    for kind in [x for x in a.ns_rollout_models.split(",") if x]:
         runs = []
         if kind in CLOSED_FORM:
             offsets = [int(x) for x in a.ns_offsets.split(",")]
@@ -354,7 +354,7 @@ def closed_form(kind, base, U, T, offset, win, k, probe, norm, bdofs, U_bar, lif
     probe_pred = traj.reshape(steps, -1, 2)[:, probe, 1].numpy()
     st, st_fe = frequency(t_eval, probe_pred, U_bar)[0], frequency(t_eval, fe_probe, U_bar)[0]
     if curve:
-        return {"window": win, "periods_in_window": float((win - 1) * (T[1] - T[0]) * st_fe * U_bar / 0.1),
+        return {"window": win, "periods_in_window": (win - 1) / (n2 / 2 * k),
                 "rel_l2_two_periods": rel[:n2].mean().item(), "strouhal_rel_err": rel_err(st, st_fe),
                 "alpha": info["alpha"], "modes": info.get("modes")}
     cl = lift(torch.cat([U[[starts - k, starts]], traj.to(U.dtype)]))

@@ -90,19 +90,37 @@ class HyperelasticEnergy(FEModule):
 
 
 class PotentialEnergyLoss(FEModule):
-    """Per-sample potential energy ``Π(u; f) = E(u) − ∫ f · u dx``, divided by ``‖f‖²`` (L² over ``U``): a
+    """Per-sample potential energy ``Π(u; f) = E(u) − ∫ f · u dx``, divided by ``‖f‖²`` (L² over ``U``;
+    or, given ``compliance`` ``K⁻¹``, by the linear elastic work ``b · K⁻¹ b`` of the load): a
     physics loss whose minimiser over ``u`` (with the clamped DOFs held by the model) is the FE solution for
     the body force ``f`` on ``U`` (default ``V``). Call it as ``loss(u, f)`` with batches ``(B, dim V)``,
     ``(B, dim U)``: the ``physics`` argument of :meth:`spon.training.Trainer.fit`, no solve and no labels.
     """
 
-    def __init__(self, V, psi, U=None, quadrature_degree=None):
+    def __init__(self, V, psi, U=None, quadrature_degree=None, compliance=None):
         super().__init__()
         U = V if U is None else U
         self.energy = HyperelasticEnergy(V, psi, quadrature_degree)
         self.register_exact_buffer("B", assembly.mixed_mass_matrix(U, V).coalesce())
         self.register_exact_buffer("M", assembly.mass_matrix(U).coalesce())
         self.n_in = U.dim()
+        if compliance is not None:
+            compliance = torch.as_tensor(compliance)
+            if compliance.shape != (V.dim(), V.dim()):
+                raise ValueError(f"compliance: expected a ({V.dim()}, {V.dim()}) matrix (load to linear "
+                                 f"displacement), got {tuple(compliance.shape)}")
+            self.register_buffer("compliance", compliance.to(torch.float64))
+        else:
+            self.compliance = None
+
+    def scale(self, f: torch.Tensor) -> torch.Tensor:
+        """Each sample's normaliser: ``‖f‖²``, or with ``compliance`` ``K⁻¹`` the linear elastic
+        work ``b · K⁻¹ b`` of its load ``b`` (twice the linear problem's ``−Π``), so that every
+        sample's minimum is near ``−½`` however rough or smooth its force."""
+        if self.compliance is None:
+            return (f * spmv(self.M, f)).sum(1)
+        b = spmv(self.B, f)
+        return (b * (b @ self.compliance.to(b.dtype).T)).sum(1)
 
     def forward(self, u: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
         f = f.reshape(len(f), -1)
@@ -110,4 +128,4 @@ class PotentialEnergyLoss(FEModule):
             raise ValueError(f"f: expected shape ({len(u)}, {self.n_in}), got {tuple(f.shape)}")
         u = u.reshape(len(u), -1)
         work = (spmv(self.B, f) * u).sum(1)
-        return (self.energy(u) - work) / (f * spmv(self.M, f)).sum(1)
+        return (self.energy(u) - work) / self.scale(f)
