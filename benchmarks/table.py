@@ -195,6 +195,14 @@ def spon_paper(d):
             rows.append(f"| {label} | {name_} | {seeds} | "
                         f"{rel} | {r['max_boundary_error']:.0e} "
                         f"| {'; '.join(other)} |")
+    curve = d.get("navier_stokes_rollout", {}).get("spon_ls_leapfrog_window_curve")
+    if curve:
+        rows += ["", "| rollout: training window (states) | " + " | ".join(str(c["window"]) for c in curve) + " |",
+                 "|---|" + "---|" * len(curve),
+                 "| shedding periods in it | " + " | ".join(f"{c['periods_in_window']:.2f}" for c in curve) + " |",
+                 "| SPON least-squares leapfrog, two-period error | "
+                 + " | ".join(_small(c["rel_l2_two_periods"]) if c["rel_l2_two_periods"] < 1 else
+                              f"{c['rel_l2_two_periods']:.1f}" for c in curve) + " |"]
     return "\n".join(rows)
 
 
