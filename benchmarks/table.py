@@ -109,7 +109,12 @@ def dns(d):
 
 _LABELS = {"spon_mg": "SPON-MG", "spon_mg_vcycle": "SPON-MG",
            "spon_ls_leapfrog": "SPON, least-squares processor in the leapfrog (closed form, no network)",
-           "least_squares_leapfrog": "least squares on the DOFs, leapfrog (second differences), no network", "spon_mg_green": "SPON-MG, linear-elasticity Green decoder, identity skip",
+           "least_squares_leapfrog": "least squares on the DOFs, leapfrog (second differences), no network",
+           "least_squares_n800": "least squares on the DOFs (ridge, α on validation), no network",
+           "fno_n800": "FNO (masked grid), best validation epoch",
+           "spon_picard_physics_compliance": "SPON-Picard, potential energy only, each load's energy over its "
+                                             "linear elastic work",
+           "spon_picard_hybrid_compliance": "SPON-Picard, hybrid, the energy over each load's linear elastic work", "spon_mg_green": "SPON-MG, linear-elasticity Green decoder, identity skip",
            "spon_mg_linear": "SPON-MG, linear-elastic encoder, identity skip", "spon_graph": "SPON-graph",
            "spon_mg_force": "SPON-MG, (force, linear displacement) encoder, Green decoder: a force correction",
            "fno": "FNO (masked grid)", "fno_linear": "FNO, linear elastic displacement in",
@@ -187,7 +192,7 @@ def spon_paper(d):
                     other.append(f"from the lift {_st(st, sd)}")
             # no seed: nothing random (no network)
             seeds = (f"{len(runs)} windows" if runs[0].get("offset") is not None else
-                     len(runs) if "seed" in runs[0] and model != "least_squares" else "—")
+                     len(runs) if "seed" in runs[0] and not model.startswith("least_squares") else "—")
             name_ = _LABELS.get((name, model), _LABELS.get(model, model))
             dg = 4 if r["rel_l2"] < 0.01 else 3
             rel = (f"{r['rel_l2']:.1e}{'' if std is None else f' ± {std:.0e}'}" if r["rel_l2"] < 1e-3 else
