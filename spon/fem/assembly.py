@@ -13,7 +13,7 @@ from .sparse import petsc_to_torch
 
 __all__ = ["mass_matrix", "stiffness_matrix", "mixed_mass_matrix", "interpolation_matrix",
            "curl_matrix", "clear_cache", "gradient_matrices", "quadrature_gradient",
-           "quadrature_values"]
+           "quadrature_values", "interior_penalty_matrix"]
 
 _cache: dict = {}
 
@@ -52,6 +52,29 @@ def stiffness_matrix(V):
         a = sum(fd.inner(fd.grad(p), fd.grad(q)) * fd.dx for p, q in _pairs(u, v))
         return petsc_to_torch(fd.assemble(a, mat_type="aij"))
     return _cached("stiffness", (V,), build)
+
+
+def interior_penalty_matrix(V, nu: float = 1.0, alpha: float = 10.0):
+    """``−νΔ`` on the broken gradient of ``V`` (e.g. RT or BDM): symmetric interior penalty,
+    ``σ = α k² / h`` on interior facets, and ``u = 0`` on ∂Ω by Nitsche's method (the same
+    penalty). SPD for ``α`` large enough; consistent for smooth ``u`` vanishing on ∂Ω."""
+    def build():
+        u, v = fd.TrialFunction(V), fd.TestFunction(V)
+        mesh = V.mesh()
+        n, h = fd.FacetNormal(mesh), fd.CellDiameter(mesh)
+        sigma = fd.Constant(alpha * V.ufl_element().embedded_superdegree ** 2)
+
+        def jump_t(w):                                  # [[w ⊗ n]]
+            return fd.outer(w("+"), n("+")) + fd.outer(w("-"), n("-"))
+
+        h_f = (h("+") + h("-")) / 2
+        a = (fd.inner(fd.grad(u), fd.grad(v)) * fd.dx
+             - fd.inner(fd.avg(fd.grad(u)), jump_t(v)) * fd.dS - fd.inner(jump_t(u), fd.avg(fd.grad(v))) * fd.dS
+             + sigma / h_f * fd.inner(jump_t(u), jump_t(v)) * fd.dS
+             - fd.inner(fd.dot(fd.grad(u), n), v) * fd.ds - fd.inner(u, fd.dot(fd.grad(v), n)) * fd.ds
+             + sigma / h * fd.inner(u, v) * fd.ds)
+        return petsc_to_torch(fd.assemble(fd.Constant(nu) * a, mat_type="aij"))
+    return _cached(("interior_penalty", float(nu), float(alpha)), (V,), build)
 
 
 def gradient_matrices(V):
