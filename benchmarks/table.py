@@ -112,6 +112,9 @@ _LABELS = {"spon_mg": "SPON-MG", "spon_mg_vcycle": "SPON-MG",
            "least_squares_leapfrog": "least squares on the DOFs, leapfrog (second differences), no network",
            "least_squares_n800": "least squares on the DOFs (ridge, α on validation), no network",
            "fno_n800": "FNO (masked grid), best validation epoch",
+           "spon_linear_divfree_physics": "SPON, curl decoder into RT3, least-squares processor fitted on the Stokes "
+                                          "energy of 1 000 unlabelled forces (no labels)",
+           "spon_linear_divfree_physics_rt2": "the same into RT2 (the section's decoder)",
            "spon_picard_physics_compliance": "SPON-Picard, potential energy only, each load's energy over its "
                                              "linear elastic work",
            "spon_picard_hybrid_compliance": "SPON-Picard, hybrid, the energy over each load's linear elastic work", "spon_mg_green": "SPON-MG, linear-elasticity Green decoder, identity skip",
@@ -169,7 +172,9 @@ def spon_paper(d):
             other = []
             if "epochs" in runs[0]:      # where a section's models train for different lengths
                 other.append(f"{runs[0]['epochs']} epochs")
-            if "n_train" in runs[0]:
+            if runs[0].get("unlabelled_forces"):
+                other.append(f"{runs[0]['unlabelled_forces']} unlabelled forces, 0 labels")
+            elif "n_train" in runs[0]:
                 other.append(f"{runs[0]['n_train']} training samples")
             if "steps" in runs[0]:
                 other.append(f"{runs[0]['steps']} optimiser steps")
