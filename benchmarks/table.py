@@ -264,7 +264,8 @@ _ACCURACY = {"zero": "zero", "least_squares": "least squares on the DOFs (ridge,
              "linear_mg_physics": "linear multigrid, physics only: operator from K v (no labels, no solves), "
                                   "smoothers trained on the energy of fresh unlabelled inputs",
              "linear_mg_hybrid": "linear multigrid, hybrid (operator inferred; labelled pairs + energy)",
-             "spon_mg": "SPON-MG (own recipe)", "spon_graph": "SPON-graph (own recipe)", "fno": "FNO (grid, own recipe)"}
+             "spon_mg": "SPON-MG (own recipe)", "spon_graph": "SPON-graph (own recipe)", "fno": "FNO (grid, own recipe)",
+             "fno_2000_steps": "FNO (grid, own recipe), 8× the steps"}
 
 
 def _small(x, digits=2):
