@@ -53,7 +53,7 @@ def darcy(d):
                 rows.append(f"| {label} | {what}, {r['optimiser_steps']} optimiser steps (best validation epoch "
                             f"{min(r['best_epochs'])}–{max(r['best_epochs'])} of {r['epochs']}; validation spread over "
                             f"the last 10 %: {spread:.1%}) | {_pm(r['rel_l2_mean'], r['rel_l2_std'], 4)} | "
-                            f"| {'' if key == 'spon_picard_long' else ''} | {r['train_seconds']:.0f} "
+                            f"| {sec[key.removesuffix('_long')]['params']:,} | {r['train_seconds']:.0f} "
                             f"| {r['max_boundary_error']:.1e} | |")
         if "fno_long" in sec and "spon_picard_long" in sec:
             rows.append(f"| {label} | SPON-Picard / FNO at equal steps, both converged | "
@@ -117,6 +117,8 @@ _LABELS = {"spon_mg": "SPON-MG", "spon_mg_vcycle": "SPON-MG",
            "spon_linear_divfree_physics_rt2": "the same into RT2 (the section's decoder)",
            "spon_picard_physics_compliance": "SPON-Picard, potential energy only, each load's energy over its "
                                              "linear elastic work",
+           "spon_picard_physics_compliance_long": "SPON-Picard, potential energy only, each load's energy over its "
+                                                  "linear elastic work, 4 000 steps",
            "spon_picard_hybrid_compliance": "SPON-Picard, hybrid, the energy over each load's linear elastic work", "spon_mg_green": "SPON-MG, linear-elasticity Green decoder, identity skip",
            "spon_mg_linear": "SPON-MG, linear-elastic encoder, identity skip", "spon_graph": "SPON-graph",
            "spon_mg_force": "SPON-MG, (force, linear displacement) encoder, Green decoder: a force correction",
