@@ -117,6 +117,8 @@ _LABELS = {"spon_mg": "SPON-MG", "spon_mg_vcycle": "SPON-MG",
            "spon_linear_divfree_physics_rt2": "the same into RT2 (the section's decoder)",
            "spon_picard_physics_compliance": "SPON-Picard, potential energy only, each load's energy over its "
                                              "linear elastic work",
+           "spon_picard_long": "SPON-Picard: linear-elastic encoder, learned Picard iteration (2 steps), data, "
+                               "twice the steps",
            "spon_picard_physics_compliance_long": "SPON-Picard, potential energy only, each load's energy over its "
                                                   "linear elastic work, 4 000 steps",
            "spon_picard_hybrid_compliance": "SPON-Picard, hybrid, the energy over each load's linear elastic work", "spon_mg_green": "SPON-MG, linear-elasticity Green decoder, identity skip",
