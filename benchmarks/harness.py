@@ -101,6 +101,13 @@ def summary(runs, *maxima) -> dict:
             "train_seconds": float(np.mean([x["train_seconds"] for x in runs])), "params": runs[0]["params"]}
 
 
+def validation_tail(curve) -> list:
+    """``[min, max]`` of the validation error over the last 10 % of epochs: a narrow range says the run
+    has converged."""
+    k = max(1, len(curve) // 10)
+    return [min(curve[-k:]), max(curve[-k:])]
+
+
 def name_best_spon(sec: dict, candidates) -> str | None:
     """Put the best SPON model of a section (least mean ``rel_l2`` among ``candidates``) under
     ``spon_mg``, named in its ``model`` field; the plain multigrid V-cycle's row, which the kind

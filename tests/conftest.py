@@ -82,3 +82,16 @@ def built_docs(request):
     if not (path / "index.html").is_file():
         pytest.fail(f"--built-docs: {path} holds no index.html")
     return path
+
+
+def taylor_orders(functional, u, data=(), seed=0, du_scale=1.0, h0=1e-1):
+    """Per-sample convergence orders of |J(u+hδ) - J(u) - h dJ·δ| for h = 2^-k."""
+    g = torch.Generator().manual_seed(seed)
+    u = u.clone().requires_grad_(True)
+    J = functional(u, *data)
+    (grad,) = torch.autograd.grad(J.sum(), u)  # J_b depends on u_b only: per-sample gradients
+    du = du_scale * torch.randn(u.shape, generator=g, dtype=u.dtype)
+    hs = [h0 / 2 ** k for k in range(4)]
+    with torch.no_grad():
+        res = np.array([(functional(u + h * du, *data) - J - h * (grad * du).sum(1)).abs().numpy() for h in hs])
+    return np.log2(res[:-1] / res[1:])  # (3, B)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import taylor_orders
 from spon.physics import EnergyFunctional, ReducedFunctional, ResidualFunctional
 
 
@@ -11,19 +12,6 @@ from spon.physics import EnergyFunctional, ReducedFunctional, ResidualFunctional
 def meshes():
     from spon.mesh import gmsh_mesh
     return {"square": gmsh_mesh("unit_square", 0.2, name="phys_sq")}
-
-
-def taylor_orders(functional, u, data=(), seed=0, du_scale=1.0, h0=1e-1):
-    """Per-sample convergence orders of |J(u+hδ) - J(u) - h dJ·δ| for h = 2^-k."""
-    g = torch.Generator().manual_seed(seed)
-    u = u.clone().requires_grad_(True)
-    J = functional(u, *data)
-    (grad,) = torch.autograd.grad(J.sum(), u)  # J_b depends on u_b only: per-sample gradients
-    du = du_scale * torch.randn(u.shape, generator=g, dtype=u.dtype)
-    hs = [h0 / 2 ** k for k in range(4)]
-    with torch.no_grad():
-        res = np.array([(functional(u + h * du, *data) - J - h * (grad * du).sum(1)).abs().numpy() for h in hs])
-    return np.log2(res[:-1] / res[1:])  # (3, B)
 
 
 def _batch(V, B, seed=0, scale=1.0):

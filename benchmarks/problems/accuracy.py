@@ -29,7 +29,8 @@ from spon.mesh import MeshSpec
 
 from ..baselines import fno, spon as spon_baseline
 from ..baselines.least_squares import LeastSquaresOperator
-from ..harness import RESULTS, Results, data_path_check, generate, machine, mean_std, set_threads
+from ..harness import (RESULTS, Results, data_path_check, generate, machine, mean_std, set_threads,
+                       validation_tail)
 
 
 def linearity_error(predict, X):
@@ -222,9 +223,8 @@ def main(argv=None):
         c = history.get(key, []) if history else []
         if not c or all(v != v for v in c):        # no validation (a label-free run keeps its last weights)
             return {"epochs": len(c)} if c else {}
-        k = max(1, len(c) // 10)
         return {"epochs": len(c), "best_epoch": history.get("best_epoch"),
-                "val_last_10pct": [min(c[-k:]), max(c[-k:])], "val_best": min(c)}
+                "val_last_10pct": validation_tail(c), "val_best": min(c)}
 
     def score(pred):
         return {"rel_l2": norm.relative_error(pred, Yte).mean().item(),

@@ -22,7 +22,7 @@ import torch
 from spon.atomic import atomic_write_json
 
 from ..baselines import spon as spon_baseline
-from ..harness import RESULTS, machine, mean_std, set_threads
+from ..harness import RESULTS, machine, mean_std, set_threads, validation_tail
 from .darcy import DOMAINS, Domain
 
 RECIPE = ("SPON's recipe (AdamW, weight decay 1e-4, one-cycle, batch 16, relative FE L2 loss) at lr 1e-3; "
@@ -106,9 +106,7 @@ def main(argv=None):
             secs = time.perf_counter() - t1
             runs.append(dom.score(m, dom.test) | {"seed": seed, "train_seconds": secs,
                                                    "best_epoch": m.history["best_epoch"]})
-            c = m.history["test_rel"]
-            k = max(1, len(c) // 10)
-            curves.append([min(c[-k:]), max(c[-k:])])
+            curves.append(validation_tail(m.history["test_rel"]))
             print(name, "spon_picard", runs[-1], flush=True)
         mean, std = mean_std([r["rel_l2"] for r in runs])
         sec["spon_picard"] = {"rel_l2_mean": mean, "rel_l2_std": std, "rel_l2": [r["rel_l2"] for r in runs],
@@ -128,12 +126,6 @@ def main(argv=None):
         atomic_write_json(a.out, out)
         print(f"wrote {a.out}", flush=True)
     return out
-
-
-def tail(curve):
-    """The validation error's range over the last 10 % of epochs: a flat tail says converged."""
-    k = max(1, len(curve) // 10)
-    return [min(curve[-k:]), max(curve[-k:])]
 
 
 def long_runs(a, out, seeds, threads):
@@ -167,7 +159,7 @@ def long_runs(a, out, seeds, threads):
                     hist = m.history["test_rel"]
                 runs.append(dom.score(m, dom.test) | {"seed": seed, "train_seconds": time.perf_counter() - t1,
                                                        "best_epoch": m.history["best_epoch"],
-                                                       "val_last_10pct": tail(hist), "val_curve": hist})
+                                                       "val_last_10pct": validation_tail(hist), "val_curve": hist})
                 print(name, kind, {k: v for k, v in runs[-1].items() if k != "val_curve"}, flush=True)
             mean, std = mean_std([r["rel_l2"] for r in runs])
             batch = 20 if kind == "fno" else 16

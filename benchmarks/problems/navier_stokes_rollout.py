@@ -66,6 +66,26 @@ def two_period_steps(st, k, dt, U_bar, D=0.1):
     return int(round(2 * D / (st * U_bar) / (k * dt)))
 
 
+def first_order_states(step, u, steps):
+    """``u_1 … u_steps`` of ``u_(j+1) = step(u_j)``: the rollout of a map that is not a SPON
+    (a SPON's is :func:`spon.models.rollout`)."""
+    traj = []
+    for _ in range(steps):
+        u = step(u)
+        traj.append(u)
+    return torch.stack(traj)
+
+
+def leapfrog_states(acc, prev, u, center, steps):
+    """``u_1 … u_steps`` of ``u_(j+1) = 2 u_j − u_(j−1) + acc(u_j − center)`` from ``(prev, u)``: the
+    second-order rollout of a map that is not a SPON (a SPON's is :func:`spon.models.leapfrog_rollout`)."""
+    traj = []
+    for _ in range(steps):
+        prev, u = u, 2 * u - prev + acc(u - center)
+        traj.append(u)
+    return torch.stack(traj)
+
+
 def add_arguments(p):
     p.add_argument("--ns-h", type=float, default=0.08, help="gmsh size of the DFG channel's base mesh (refined once)")
     p.add_argument("--ns-grid", type=int, default=64, help="FNO grid points per side on the channel's box")
@@ -178,13 +198,7 @@ def run(a, out):
                 for j in range(2, len(states))]
 
     def leapfrog(acc):
-        """The rollout u+ = 2u - u- + acc(u - center) from the last two training states (maps
-        other than a SPON's, which spon.models.leapfrog_rollout steps)."""
-        traj, prev, u = [], U[starts - k], U[starts]
-        for _ in range(steps):
-            prev, u = u, 2 * u - prev + acc(u - center)
-            traj.append(u)
-        return torch.stack(traj)
+        return leapfrog_states(acc, U[starts - k], U[starts], center, steps)
 
     fe_states = U[np.concatenate([[starts - k, starts], eval_idx])]
     sec["fe_cl_from_velocity"] = lift(fe_states)       # the same formula on FE states: its own error
@@ -223,11 +237,7 @@ def run(a, out):
                 m = fno.GridFNO(grid, seed=seed, c=2, **fno.SETTINGS["fno"]).fit(Xtr, Ytr, a.ns_epochs,
                                                                                  desc=f"fno {seed}")
                 secs, params = time.perf_counter() - t1, m.params
-                u, traj = U[starts], []
-                for _ in range(steps):
-                    u = m.predict(u[None])[0].reshape(-1)
-                    traj.append(u)
-                traj = torch.stack(traj)
+                traj = first_order_states(lambda u: m.predict(u[None])[0].reshape(-1), U[starts], steps)
             else:
                 m = build_spon({**base, "processor": procs[kind], "seed": seed})
                 if kind == "spon_mg_leapfrog":
@@ -329,19 +339,11 @@ def closed_form(kind, base, U, T, offset, win, k, probe, norm, bdofs, U_bar, lif
     if kind == "least_squares":
         op = LeastSquaresOperator(error=err).fit(W[:-k], W[k:])
         info = {"alpha": op.alpha}
-        traj, u = [], U[starts]
-        for _ in range(steps):
-            u = op.predict(u[None])[0]
-            traj.append(u)
-        traj = torch.stack(traj)
+        traj = first_order_states(lambda u: op.predict(u[None])[0], U[starts], steps)
     elif kind == "least_squares_leapfrog":
         op = LeastSquaresOperator(error=err).fit(Xc, Acc)
         info = {"alpha": op.alpha}
-        traj, prev, u = [], U[starts - k], U[starts]
-        for _ in range(steps):
-            prev, u = u, 2 * u - prev + op.predict((u - center)[None])[0]
-            traj.append(u)
-        traj = torch.stack(traj)
+        traj = leapfrog_states(lambda x: op.predict(x[None])[0], U[starts - k], U[starts], center, steps)
     else:
         m = build_spon({**base, "dtype": "float64", "processor": {"kind": "least_squares", "rank": len(Xc)}})
         info = fit_least_squares(m, Xc, Acc)

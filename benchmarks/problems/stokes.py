@@ -137,7 +137,7 @@ def run(a, out):
             Ttr = target[a.n_test:a.n_test + a.n_train]
             if kind == "fno":     # best epoch on the validation split, in the FE L2 norm of the velocity
                 m.fit(Xtr, Ttr, a.epochs, desc=f"{kind} seed {seed}",
-                      val=(X[-a.n_val:], Y[-a.n_val:], lambda P, Yv: score_val(P, Yv)))
+                      val=(X[-a.n_val:], Y[-a.n_val:], score_val))
                 m.steps = a.epochs * -(-a.n_train // 20)
                 return m
             return m.fit(Xtr, Ttr, a.epochs, desc=f"{kind} seed {seed}")
@@ -214,6 +214,7 @@ def linear_divfree_physics(a, spec, prob, X, score):
 
     from spon.models import build_spon
     from spon.physics import StokesEnergy
+    from spon.training.closed_form import ALPHAS
 
     t0 = _time.perf_counter()
     k = a.physics_degree
@@ -231,7 +232,7 @@ def linear_divfree_physics(a, spec, prob, X, score):
         m.input_scale.fill_(1.0)
         m.output_scale.fill_(1.0)
         scores = {}
-        for alpha in (10.0 ** e for e in range(-12, 3)):
+        for alpha in ALPHAS:
             proc.fit(Z[:n], psi[:n], alpha)
             scores[alpha] = energy(proc(Z[n:]) @ Dm, F[n:]).mean().item()     # lower energy: closer to the minimiser
         alpha = min(scores, key=scores.get)

@@ -113,13 +113,13 @@ class PotentialEnergyLoss(FEModule):
         else:
             self.compliance = None
 
-    def scale(self, f: torch.Tensor) -> torch.Tensor:
+    def scale(self, f: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
         """Each sample's normaliser: ``‖f‖²``, or with ``compliance`` ``K⁻¹`` the linear elastic
-        work ``b · K⁻¹ b`` of its load ``b`` (twice the linear problem's ``−Π``), so that every
+        work ``b · K⁻¹ b`` of its load ``b = B f`` (twice the linear problem's ``−Π``), so that every
         sample's minimum is near ``−½`` however rough or smooth its force."""
         if self.compliance is None:
             return (f * spmv(self.M, f)).sum(1)
-        b = spmv(self.B, f)
+        b = spmv(self.B, f) if b is None else b
         return (b * (b @ self.compliance.to(b.dtype).T)).sum(1)
 
     def forward(self, u: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
@@ -127,5 +127,5 @@ class PotentialEnergyLoss(FEModule):
         if f.shape[1] != self.n_in or len(f) != len(u):
             raise ValueError(f"f: expected shape ({len(u)}, {self.n_in}), got {tuple(f.shape)}")
         u = u.reshape(len(u), -1)
-        work = (spmv(self.B, f) * u).sum(1)
-        return (self.energy(u) - work) / self.scale(f)
+        b = spmv(self.B, f)
+        return (self.energy(u) - (b * u).sum(1)) / self.scale(f, b)
